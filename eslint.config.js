@@ -36,10 +36,65 @@ const nondeterministicModules = [
   'node:perf_hooks',
   'child_process',
   'node:child_process',
+  'http',
+  'node:http',
+  'https',
+  'node:https',
+  'http2',
+  'node:http2',
+  'worker_threads',
+  'node:worker_threads',
 ].map((name) => ({
   name,
   message: 'Reach files, sockets, timers and processes only through the injected Env (src/env).',
 }));
+
+// Modules that are fine to import, except for their nondeterministic members. (node:crypto's
+// hashes are deterministic and the simulator digests its trace with one.)
+const partlyRestrictedModules = [
+  {
+    name: 'node:crypto',
+    importNames: [
+      'randomBytes',
+      'randomUUID',
+      'randomInt',
+      'randomFillSync',
+      'getRandomValues',
+      'webcrypto',
+    ],
+    message: 'Use env.random (seeded) instead of crypto randomness.',
+  },
+  {
+    name: 'crypto',
+    importNames: [
+      'randomBytes',
+      'randomUUID',
+      'randomInt',
+      'randomFillSync',
+      'getRandomValues',
+      'webcrypto',
+    ],
+    message: 'Use env.random (seeded) instead of crypto randomness.',
+  },
+  { name: 'node:process', importNames: ['hrtime'], message: 'Use env.clock.monoMicros() instead.' },
+  { name: 'process', importNames: ['hrtime'], message: 'Use env.clock.monoMicros() instead.' },
+];
+
+// For dynamic import(); esquery's regex syntax cannot hold '/', so submodules such as
+// 'fs/promises' are caught by the word boundary after their parent's name.
+const bannedModulePattern = `^(node:)?(${[
+  'fs',
+  'net',
+  'tls',
+  'dgram',
+  'timers',
+  'perf_hooks',
+  'child_process',
+  'http',
+  'https',
+  'http2',
+  'worker_threads',
+].join('|')})\\b`;
 
 export const determinismRules = {
   'no-restricted-globals': ['error', ...nondeterministicGlobals],
@@ -48,10 +103,28 @@ export const determinismRules = {
     { object: 'Math', property: 'random', message: 'Use env.random (seeded) instead.' },
     { object: 'process', property: 'hrtime', message: 'Use env.clock.monoMicros() instead.' },
     { object: 'Date', property: 'now', message: 'Use env.clock.nowMicros() instead.' },
-    { object: 'globalThis', property: 'setTimeout', message: 'Use env.timers.after().' },
-    { object: 'globalThis', property: 'Date', message: 'Use env.clock.' },
+    { object: 'crypto', property: 'randomUUID', message: 'Use env.random (seeded) instead.' },
+    { object: 'crypto', property: 'getRandomValues', message: 'Use env.random (seeded) instead.' },
+    ...['globalThis', 'global'].flatMap((object) =>
+      [...nondeterministicGlobals.map((g) => g.name), 'crypto'].map((property) => ({
+        object,
+        property,
+        message: 'Reach time, timers and randomness through the injected Env (src/env).',
+      })),
+    ),
   ],
-  'no-restricted-imports': ['error', { paths: nondeterministicModules }],
+  'no-restricted-imports': [
+    'error',
+    { paths: [...nondeterministicModules, ...partlyRestrictedModules] },
+  ],
+  'no-restricted-syntax': [
+    'error',
+    {
+      selector: `ImportExpression[source.value=/${bannedModulePattern}/]`,
+      message:
+        'Reach files, sockets, timers and processes only through the injected Env (src/env).',
+    },
+  ],
 };
 
 export default tseslint.config(

@@ -1,7 +1,2 @@
-/**
- * Front doors: native RPC service, HTTP, RESP, DynamoDB-style JSON.
- *
- * Nothing is exported yet: this layer arrives with its issue. The folder exists so the layer
- * map of DESIGN.md is visible in the tree and imports only point downward.
- */
-export {};
+/** Front doors: the native RPC service (HTTP, RESP and DynamoDB-style doors come later). */
+export * from './node-service.js';

@@ -8,8 +8,8 @@
  * CLI's start-up) never touches Date, Math.random, timers, node:fs, node:net or node:dgram; a
  * lint rule enforces it.
  *
- * Contracts below hold for both implementations; tests in `env/contract.test.ts` run the same
- * checks against each.
+ * Contracts below hold for both implementations; `env/contract.test.ts` runs the same checks
+ * against each.
  */
 import { invalidArgument, type TesseraError } from '../util/errors.js';
 
@@ -44,6 +44,7 @@ export interface Timer {
   cancel(): void;
 }
 
+/** Negative delays count as 0; NaN or infinite delays are INVALID_ARGUMENT. */
 export interface Timers {
   /** Runs `fn` once after `delayMs` milliseconds of this node's monotonic time. */
   after(delayMs: number, fn: () => void): Timer;
@@ -111,7 +112,10 @@ export interface FileSystem {
   writeFile(path: string, data: Uint8Array, options?: { readonly sync?: boolean }): Promise<void>;
   /** Atomically replaces `to` with `from` (POSIX rename). */
   rename(from: string, to: string): Promise<void>;
-  /** Removes a file, or with `recursive` a directory tree. Missing paths are NOT_FOUND. */
+  /**
+   * Removes a file or an empty directory, or with `recursive` a directory tree. Missing paths
+   * are NOT_FOUND; a non-empty directory without `recursive` is IO_ERROR.
+   */
   remove(path: string, options?: { readonly recursive?: boolean }): Promise<void>;
   /** Names in a directory, sorted by byte order. */
   list(dir: string): Promise<string[]>;
@@ -146,13 +150,19 @@ export interface Address {
   readonly port: number;
 }
 
+/** How long connect() waits for an answer when the caller gives no timeout. */
+export const connectTimeoutMsDefault = 10_000;
+
 export interface Network {
   /**
    * Accepts stream connections at `address` (port 0 picks a free port; the Listener says which).
    * Fails with ADDRESS_IN_USE when taken.
    */
   listen(address: Address, onConnection: (conn: Connection) => void): Promise<Listener>;
-  /** Opens a stream connection. Fails with CONNECTION_REFUSED or DEADLINE_EXCEEDED. */
+  /**
+   * Opens a stream connection. Fails with CONNECTION_REFUSED, or DEADLINE_EXCEEDED when no
+   * answer comes within `timeoutMs` (a timeout <= 0 has already passed).
+   */
   connect(address: Address, options?: { readonly timeoutMs?: number }): Promise<Connection>;
   /** Binds a datagram socket: messages may be lost, duplicated or reordered. */
   bindDatagram(address: Address): Promise<DatagramSocket>;
@@ -167,7 +177,11 @@ export interface Listener {
 export interface ConnectionHandlers {
   /** Bytes in order. A chunk may hold any part of what the peer wrote (no message boundaries). */
   onData(chunk: Uint8Array): void;
-  /** Called once when the connection is gone: `error` unset for an orderly close by the peer. */
+  /**
+   * Called exactly once when the connection is gone: `error` unset for an orderly close (by the
+   * peer's end(), or by this side's end() or destroy()), CONNECTION_CLOSED for a reset or a
+   * failure.
+   */
   onClose(error?: TesseraError): void;
   /** Called when the send buffer has fallen below its high-water mark after write() said false. */
   onDrain?(): void;
@@ -181,20 +195,26 @@ export interface Connection {
   readonly local: Address;
   readonly remote: Address;
   setHandlers(handlers: ConnectionHandlers): void;
-  /** Queues bytes to send; false means the send buffer is full, wait for onDrain. */
+  /**
+   * Queues bytes to send; false means the send buffer is full, wait for onDrain. The chunk is
+   * sent from the caller's memory later, so the caller must not modify it after this call.
+   * Writes after end() or destroy() are dropped.
+   */
   write(chunk: Uint8Array): boolean;
   /** Stops delivering data until resume() (back-pressure toward the peer). */
   pause(): void;
   resume(): void;
   /** Closes after queued bytes are sent. */
   end(): void;
-  /** Closes at once, discarding queued bytes; the peer sees a reset. */
+  /** Closes at once, discarding queued bytes; the peer sees a reset (CONNECTION_CLOSED). */
   destroy(): void;
+  /** True once this side called end() or destroy(), or the connection is gone: no more writes. */
   readonly closed: boolean;
 }
 
 export interface DatagramSocket {
   readonly address: Address;
+  /** Messages that arrive before a handler is set are dropped (as UDP would drop them). */
   setHandler(onMessage: (data: Uint8Array, from: Address) => void): void;
   /** Best effort: no error for a lost message. */
   send(to: Address, data: Uint8Array): void;

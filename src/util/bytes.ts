@@ -44,3 +44,11 @@ export function toHex(b: Uint8Array): string {
   for (let i = 0; i < b.length; i++) s += b[i]!.toString(16).padStart(2, '0');
   return s;
 }
+
+/**
+ * A fresh copy of `b`. Not `b.slice()`: on a Node Buffer (which real sockets and files hand
+ * out) `slice` returns a view that shares memory, not a copy.
+ */
+export function copyBytes(b: Uint8Array): Uint8Array {
+  return new Uint8Array(b);
+}

@@ -1,0 +1,9 @@
+import { Command } from 'commander';
+import { rpcBenchCommand } from './rpc-bench.js';
+
+/** `tessera bench <workload>` — benchmarks never run inside tests; results go to docs/benchmarks.md. */
+export function benchCommand(): Command {
+  return new Command('bench')
+    .description('run a benchmark (see docs/benchmarks.md for recorded figures)')
+    .addCommand(rpcBenchCommand());
+}

@@ -1,0 +1,23 @@
+import { Command } from 'commander';
+import { benchCommand } from './bench/index.js';
+import { localCommand } from './local-command.js';
+import { nodeCommand } from './node-command.js';
+import { pingCommand } from './ping-command.js';
+import { simCommand } from './sim-command.js';
+
+export const VERSION = '0.1.0';
+
+/** Entry point of the `tessera` command; resolves to the process exit code. */
+export async function main(argv: readonly string[]): Promise<number | undefined> {
+  const program = new Command('tessera')
+    .description('Tessera: a wide-column store with ordered (BigTable) and hashed (Dynamo) tables')
+    .version(VERSION)
+    .showHelpAfterError()
+    .addCommand(localCommand())
+    .addCommand(nodeCommand())
+    .addCommand(pingCommand())
+    .addCommand(simCommand())
+    .addCommand(benchCommand());
+  await program.parseAsync([...argv]);
+  return undefined;
+}
