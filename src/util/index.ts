@@ -2,3 +2,4 @@ export * from './errors.js';
 export * from './assert.js';
 export * from './bytes.js';
 export * from './prng.js';
+export * from './byte-io.js';

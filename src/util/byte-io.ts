@@ -1,0 +1,202 @@
+/**
+ * ByteWriter and ByteReader: the little-endian, varint-aware codec every persisted format
+ * (WAL records, SSTable blocks, manifest edits) is written and parsed with.
+ *
+ * The reader is bounds-checked: reading past the end raises CORRUPTION naming the offset, so a
+ * decoder fed garbage fails with a clear error instead of reading undefined bytes. Callers add
+ * the file name to the error's details where they know it.
+ */
+import { corruption } from './errors.js';
+
+const initialCapacityBytes = 256;
+
+/** Unsigned varints hold integers up to 2^53 - 1 (the safe-integer range); 8 bytes of 7 bits. */
+export const varintMaxBytes = 8;
+
+export class ByteWriter {
+  private buf: Uint8Array;
+  private view: DataView;
+  private pos = 0;
+
+  constructor(capacity = initialCapacityBytes) {
+    this.buf = new Uint8Array(Math.max(16, capacity));
+    this.view = new DataView(this.buf.buffer);
+  }
+
+  get length(): number {
+    return this.pos;
+  }
+
+  /** Forgets the contents and keeps the memory for reuse. */
+  reset(): void {
+    this.pos = 0;
+  }
+
+  private ensure(extra: number): void {
+    const need = this.pos + extra;
+    if (need <= this.buf.length) return;
+    let cap = this.buf.length * 2;
+    while (cap < need) cap *= 2;
+    const next = new Uint8Array(cap);
+    next.set(this.buf.subarray(0, this.pos));
+    this.buf = next;
+    this.view = new DataView(next.buffer);
+  }
+
+  u8(v: number): this {
+    this.ensure(1);
+    this.buf[this.pos++] = v;
+    return this;
+  }
+
+  u16(v: number): this {
+    this.ensure(2);
+    this.view.setUint16(this.pos, v, true);
+    this.pos += 2;
+    return this;
+  }
+
+  u32(v: number): this {
+    this.ensure(4);
+    this.view.setUint32(this.pos, v >>> 0, true);
+    this.pos += 4;
+    return this;
+  }
+
+  /** An integer in [0, 2^53) as 8 little-endian bytes. */
+  u64(v: number): this {
+    this.ensure(8);
+    this.view.setUint32(this.pos, v % 0x1_0000_0000, true);
+    this.view.setUint32(this.pos + 4, Math.floor(v / 0x1_0000_0000), true);
+    this.pos += 8;
+    return this;
+  }
+
+  /** Unsigned LEB128 of an integer in [0, 2^53). */
+  varint(v: number): this {
+    this.ensure(varintMaxBytes);
+    while (v >= 0x80) {
+      this.buf[this.pos++] = (v % 0x80) | 0x80;
+      v = Math.floor(v / 0x80);
+    }
+    this.buf[this.pos++] = v;
+    return this;
+  }
+
+  bytes(b: Uint8Array): this {
+    this.ensure(b.length);
+    this.buf.set(b, this.pos);
+    this.pos += b.length;
+    return this;
+  }
+
+  /** A varint length followed by the bytes. */
+  lengthPrefixed(b: Uint8Array): this {
+    return this.varint(b.length).bytes(b);
+  }
+
+  /** Overwrites 4 bytes at `at` (for lengths and checksums known only at the end). */
+  patchU32(at: number, v: number): void {
+    this.view.setUint32(at, v >>> 0, true);
+  }
+
+  /** A view of the bytes written so far; valid until the next write or reset. */
+  peek(): Uint8Array {
+    return this.buf.subarray(0, this.pos);
+  }
+
+  /** A copy of the bytes written so far. */
+  finish(): Uint8Array {
+    return this.buf.slice(0, this.pos);
+  }
+}
+
+export class ByteReader {
+  private readonly view: DataView;
+  pos: number;
+
+  constructor(
+    readonly buf: Uint8Array,
+    start = 0,
+    readonly end = buf.length,
+  ) {
+    this.view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+    this.pos = start;
+  }
+
+  get remaining(): number {
+    return this.end - this.pos;
+  }
+
+  atEnd(): boolean {
+    return this.pos >= this.end;
+  }
+
+  private need(n: number, what: string): void {
+    if (this.pos + n > this.end) {
+      throw corruption(`truncated ${what} at offset ${this.pos}`, { offset: this.pos });
+    }
+  }
+
+  u8(): number {
+    this.need(1, 'u8');
+    return this.buf[this.pos++]!;
+  }
+
+  u16(): number {
+    this.need(2, 'u16');
+    const v = this.view.getUint16(this.pos, true);
+    this.pos += 2;
+    return v;
+  }
+
+  u32(): number {
+    this.need(4, 'u32');
+    const v = this.view.getUint32(this.pos, true);
+    this.pos += 4;
+    return v;
+  }
+
+  u64(): number {
+    this.need(8, 'u64');
+    const lo = this.view.getUint32(this.pos, true);
+    const hi = this.view.getUint32(this.pos + 4, true);
+    if (hi > 0x1f_ffff) {
+      throw corruption(`u64 at offset ${this.pos} exceeds 2^53`, { offset: this.pos });
+    }
+    this.pos += 8;
+    return hi * 0x1_0000_0000 + lo;
+  }
+
+  varint(): number {
+    let result = 0;
+    let mul = 1;
+    for (let i = 0; i < varintMaxBytes; i++) {
+      if (this.pos >= this.end) {
+        throw corruption(`truncated varint at offset ${this.pos}`, { offset: this.pos });
+      }
+      const b = this.buf[this.pos++]!;
+      result += (b & 0x7f) * mul;
+      if (b < 0x80) return result;
+      mul *= 0x80;
+    }
+    throw corruption(`varint longer than ${varintMaxBytes} bytes at offset ${this.pos}`, {
+      offset: this.pos,
+    });
+  }
+
+  /** A view (not a copy) of the next `n` bytes. */
+  bytes(n: number): Uint8Array {
+    if (n < 0 || !Number.isInteger(n)) {
+      throw corruption(`bad length ${n} at offset ${this.pos}`, { offset: this.pos });
+    }
+    this.need(n, `${n}-byte field`);
+    const out = this.buf.subarray(this.pos, this.pos + n);
+    this.pos += n;
+    return out;
+  }
+
+  lengthPrefixed(): Uint8Array {
+    return this.bytes(this.varint());
+  }
+}
