@@ -1,0 +1,2 @@
+/** The block cache shared by every open table of a store. */
+export { BlockCache } from './lru-cache.js';
