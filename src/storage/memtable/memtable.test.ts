@@ -1,0 +1,171 @@
+import { describe, expect, it } from 'vitest';
+import { compareBytes, toHex } from '../../util/bytes.js';
+import { isTesseraError } from '../../util/errors.js';
+import { Prng } from '../../util/prng.js';
+import { Memtable } from './index.js';
+
+function sortedHex(keys: Iterable<Uint8Array>): string[] {
+  return [...keys].sort(compareBytes).map(toHex);
+}
+
+function expectAssertion(fn: () => unknown): void {
+  let error: unknown;
+  try {
+    fn();
+  } catch (err) {
+    error = err;
+  }
+  expect(isTesseraError(error, 'ASSERTION_FAILED')).toBe(true);
+}
+
+function randomKey(p: Prng): Uint8Array {
+  return p.chance(0.5) ? p.bytes(p.int(6)) : p.bytes(p.between(20, 44));
+}
+
+describe('Memtable', () => {
+  it('counts entries and bytes, with the id it was given', () => {
+    const mem = new Memtable(new Prng(1), 42);
+    expect(mem.id).toBe(42);
+    expect(new Memtable(new Prng(1)).id).toBe(0);
+    expect(mem.count).toBe(0);
+    const empty = mem.approximateBytes;
+    let payload = 0;
+    let last = empty;
+    const p = new Prng(2);
+    for (let i = 0; i < 100; i++) {
+      const key = p.bytes(30);
+      const value = p.bytes(p.int(100));
+      mem.add(key, value);
+      payload += key.length + value.length;
+      expect(mem.approximateBytes).toBeGreaterThan(last);
+      last = mem.approximateBytes;
+    }
+    expect(mem.count).toBe(100);
+    expect(mem.approximateBytes - empty).toBeGreaterThanOrEqual(payload + 100 * 20);
+    expect(mem.approximateBytes - empty).toBeLessThan(payload + 100 * 100);
+  });
+
+  it('iterates, seeks and gets like a sorted-array model (many seeds)', () => {
+    for (let seed = 1; seed <= 100; seed++) {
+      const p = new Prng(seed);
+      const mem = new Memtable(p.fork());
+      const model = new Map<string, Uint8Array>();
+      const keys: Uint8Array[] = [];
+      const n = p.int(400);
+      for (let i = 0; i < n; i++) {
+        const key = randomKey(p);
+        if (model.has(toHex(key))) continue;
+        const value = p.bytes(p.int(16));
+        mem.add(key, value);
+        model.set(toHex(key), value);
+        keys.push(key);
+      }
+      const sorted = sortedHex(keys);
+      const it = mem.iterator();
+      expect(it.valid()).toBe(false);
+      expect(it.seekToFirst()).toBeUndefined();
+      const seen: string[] = [];
+      for (; it.valid(); expect(it.next()).toBeUndefined()) {
+        seen.push(toHex(it.key()));
+        expect(toHex(it.value())).toBe(toHex(model.get(toHex(it.key()))!));
+      }
+      expect(seen).toEqual(sorted);
+
+      for (let s = 0; s < 50; s++) {
+        const target = p.chance(0.3) && keys.length > 0 ? p.pick(keys) : randomKey(p);
+        const want = sorted.findIndex((k) => compareBytes(Buffer.from(k, 'hex'), target) >= 0);
+        expect(it.seek(target)).toBeUndefined();
+        const got = mem.get(target);
+        if (want < 0) {
+          expect(it.valid()).toBe(false);
+          expect(got).toBeUndefined();
+        } else {
+          expect(toHex(it.key())).toBe(sorted[want]);
+          expect(toHex(got!.key)).toBe(sorted[want]);
+          expect(toHex(got!.value)).toBe(toHex(model.get(sorted[want]!)!));
+          // A few steps on from the seek.
+          for (let j = want + 1; j < Math.min(sorted.length, want + 4); j++) {
+            it.next();
+            expect(toHex(it.key())).toBe(sorted[j]);
+          }
+        }
+      }
+      it.close();
+    }
+  });
+
+  it('keeps iterators valid while entries are added: sees those ahead, not those behind', () => {
+    for (let seed = 1; seed <= 40; seed++) {
+      const p = new Prng(seed);
+      const mem = new Memtable(p.fork());
+      const present: Uint8Array[] = [];
+      const add = (): void => {
+        const key = p.bytes(p.between(1, 6));
+        if (present.some((k) => compareBytes(k, key) === 0)) return;
+        mem.add(key, key);
+        present.push(key);
+      };
+      for (let i = 0; i < 50; i++) add();
+      const iterators = [mem.iterator(), mem.iterator(), mem.iterator()];
+      iterators[0]!.seekToFirst();
+      iterators[1]!.seek(p.bytes(1));
+      // iterators[2] stays unpositioned until later.
+      for (let round = 0; round < 300; round++) {
+        for (let i = p.int(3); i > 0; i--) add();
+        if (round === 100) iterators[2]!.seekToFirst();
+        for (const it of iterators) {
+          if (!it.valid()) continue;
+          const before = it.key().slice();
+          if (!p.chance(0.5)) continue;
+          it.next();
+          // The next entry is the smallest key now present that is greater than the old one.
+          const greater = present.filter((k) => compareBytes(k, before) > 0).sort(compareBytes);
+          if (greater.length === 0) expect(it.valid()).toBe(false);
+          else expect(toHex(it.key())).toBe(toHex(greater[0]!));
+          if (it.valid()) expect(toHex(it.value())).toBe(toHex(it.key()));
+        }
+      }
+      for (const it of iterators) it.close();
+    }
+  });
+
+  it('freeze() makes add() an assertion failure, and reads go on', () => {
+    const mem = new Memtable(new Prng(3));
+    mem.add(Uint8Array.of(1), Uint8Array.of(10));
+    const it = mem.iterator();
+    expect(mem.frozen).toBe(false);
+    mem.freeze();
+    mem.freeze();
+    expect(mem.frozen).toBe(true);
+    expectAssertion(() => mem.add(Uint8Array.of(2), Uint8Array.of(20)));
+    expect(mem.count).toBe(1);
+    it.seekToFirst();
+    expect([...it.key()]).toEqual([1]);
+    expect([...mem.get(new Uint8Array(0))!.value]).toEqual([10]);
+  });
+
+  it('adding a key already present is an assertion failure', () => {
+    const mem = new Memtable(new Prng(4));
+    mem.add(Uint8Array.of(1, 2), Uint8Array.of(1));
+    expectAssertion(() => mem.add(Uint8Array.of(1, 2), Uint8Array.of(2)));
+    expect(mem.count).toBe(1);
+  });
+
+  it('iterator misuse is an assertion failure; close() is idempotent', () => {
+    const mem = new Memtable(new Prng(5));
+    mem.add(Uint8Array.of(1), Uint8Array.of(1));
+    const it = mem.iterator();
+    expectAssertion(() => it.key());
+    expectAssertion(() => it.value());
+    expectAssertion(() => it.next());
+    it.seekToFirst();
+    it.next();
+    expect(it.valid()).toBe(false);
+    it.seekToFirst();
+    it.close();
+    it.close();
+    expect(it.valid()).toBe(false);
+    expectAssertion(() => it.seekToFirst());
+    expectAssertion(() => it.seek(Uint8Array.of(0)));
+  });
+});
