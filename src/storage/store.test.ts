@@ -1,0 +1,165 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { realEnv } from '../env/real/index.js';
+import type { Env } from '../env/types.js';
+import { fromUtf8, utf8 } from '../util/bytes.js';
+import { Store } from './store.js';
+import type { StoreOptions } from './options.js';
+import { WriteBatch } from './write-batch.js';
+
+const f = utf8('f');
+const g = utf8('g');
+
+let roots: string[] = [];
+afterEach(() => {
+  for (const r of roots) rmSync(r, { recursive: true, force: true });
+  roots = [];
+});
+
+function env(): Env {
+  const root = mkdtempSync(join(tmpdir(), 'tessera-store-'));
+  roots.push(root);
+  return realEnv({ name: 'store-test', root, seed: 1 });
+}
+
+const small: Partial<StoreOptions> = {
+  memtableBytes: 16 * 1024,
+  memoryBudgetBytes: 4 * 1024 * 1024,
+  targetFileBytes: 8 * 1024,
+  levelBaseBytes: 32 * 1024,
+  blockBytes: 1024,
+};
+
+function put(row: string, q: string, ts: number, v: string, family = f): WriteBatch {
+  return new WriteBatch().put(utf8(row), family, utf8(q), ts, utf8(v));
+}
+
+async function values(store: Store, row: string, maxVersions?: number): Promise<string[]> {
+  const cells = await store.get(utf8(row), maxVersions === undefined ? {} : { maxVersions });
+  return cells.map(
+    (c) => `${fromUtf8(c.family)}:${fromUtf8(c.qualifier)}@${c.timestamp}=${fromUtf8(c.value)}`,
+  );
+}
+
+describe('Store', () => {
+  it('puts, gets versions newest first, and deletes of every kind', async () => {
+    const store = await Store.open(env(), { dir: 'db' });
+    await store.write(put('r', 'a', 1, 'v1'));
+    await store.write(put('r', 'a', 2, 'v2'));
+    await store.write(put('r', 'b', 1, 'b1'));
+    await store.write(put('r', 'c', 5, 'c5', g));
+    expect(await values(store, 'r')).toEqual(['f:a@2=v2', 'f:a@1=v1', 'f:b@1=b1', 'g:c@5=c5']);
+    expect(await values(store, 'r', 1)).toEqual(['f:a@2=v2', 'f:b@1=b1', 'g:c@5=c5']);
+    await store.write(new WriteBatch().deleteVersion(utf8('r'), f, utf8('a'), 2));
+    expect(await values(store, 'r')).toEqual(['f:a@1=v1', 'f:b@1=b1', 'g:c@5=c5']);
+    await store.write(new WriteBatch().deleteColumn(utf8('r'), f, utf8('b'), 10));
+    expect(await values(store, 'r')).toEqual(['f:a@1=v1', 'g:c@5=c5']);
+    await store.write(new WriteBatch().deleteFamily(utf8('r'), f, 10));
+    expect(await values(store, 'r')).toEqual(['g:c@5=c5']);
+    await store.write(new WriteBatch().deleteRow(utf8('r'), 4));
+    expect(await values(store, 'r')).toEqual(['g:c@5=c5']);
+    await store.write(new WriteBatch().deleteRow(utf8('r'), 5));
+    expect(await values(store, 'r')).toEqual([]);
+    await store.close();
+  });
+
+  it('keeps every acknowledged write across flushes, compactions and reopen', async () => {
+    const e = env();
+    let store = await Store.open(e, { dir: 'db', ...small });
+    const n = 3000;
+    for (let i = 0; i < n; i++) {
+      await store.write(put(`row${String((i * 7919) % n).padStart(5, '0')}`, 'q', 1, `value-${i}`));
+    }
+    await store.flush();
+    const levels = store.levelSummary();
+    expect(levels.reduce((a, l) => a + l.files, 0)).toBeGreaterThan(1);
+    expect(store.stats.flushes).toBeGreaterThan(1);
+    await store.close();
+    store = await Store.open(e, { dir: 'db', ...small });
+    for (let i = 0; i < n; i += 97) {
+      const row = `row${String((i * 7919) % n).padStart(5, '0')}`;
+      expect(await values(store, row)).toEqual([`f:q@1=value-${i}`]);
+    }
+    let count = 0;
+    let prev = '';
+    for await (const r of store.scan()) {
+      const row = fromUtf8(r.row);
+      expect(row > prev).toBe(true);
+      prev = row;
+      count++;
+    }
+    expect(count).toBe(n);
+    await store.compactAll();
+    const after = store.levelSummary();
+    expect(after.filter((l) => l.files > 0).map((l) => l.level)).toEqual([6]);
+    expect(await values(store, 'row00042')).toHaveLength(1);
+    await store.close();
+  });
+
+  it('recovers unflushed writes from the WAL after close without flush', async () => {
+    const e = env();
+    let store = await Store.open(e, { dir: 'db' });
+    await store.write(put('k', 'q', 7, 'seven'));
+    await store.close();
+    store = await Store.open(e, { dir: 'db' });
+    expect(await values(store, 'k')).toEqual(['f:q@7=seven']);
+    await store.write(put('k', 'q', 8, 'eight'));
+    await store.close();
+    store = await Store.open(e, { dir: 'db' });
+    expect(await values(store, 'k')).toEqual(['f:q@8=eight', 'f:q@7=seven']);
+    await store.close();
+  });
+
+  it('a snapshot sees the store as it was, across flush and compaction', async () => {
+    const store = await Store.open(env(), { dir: 'db', ...small });
+    await store.write(put('s', 'q', 1, 'old'));
+    const snap = store.snapshot();
+    await store.write(put('s', 'q', 1, 'new'));
+    await store.write(
+      new WriteBatch().deleteRow(utf8('t'), 1).put(utf8('u'), f, utf8('q'), 1, utf8('x')),
+    );
+    await store.compactAll();
+    expect(await values(store, 's')).toEqual(['f:q@1=new']);
+    const cells = await store.get(utf8('s'), { snapshot: snap });
+    expect(cells.map((c) => fromUtf8(c.value))).toEqual(['old']);
+    snap.release();
+    await store.compactAll();
+    expect(await values(store, 's')).toEqual(['f:q@1=new']);
+    await store.close();
+  });
+
+  it('scans a row range with limit and sees one point in time', async () => {
+    const store = await Store.open(env(), { dir: 'db', ...small });
+    for (let i = 0; i < 200; i++)
+      await store.write(put(`r${String(i).padStart(3, '0')}`, 'q', 1, `v${i}`));
+    const rows: string[] = [];
+    for await (const r of store.scan({ startRow: utf8('r010'), stopRow: utf8('r020') })) {
+      rows.push(fromUtf8(r.row));
+      // Writes during the scan are not seen by it.
+      await store.write(put('r015x', 'q', 1, 'late'));
+    }
+    expect(rows).toEqual(
+      Array.from({ length: 10 }, (_, i) => `r${String(10 + i).padStart(3, '0')}`),
+    );
+    const limited: string[] = [];
+    for await (const r of store.scan({ limit: 3 })) limited.push(fromUtf8(r.row));
+    expect(limited).toEqual(['r000', 'r001', 'r002']);
+    await store.close();
+  });
+
+  it('rejects bad input with INVALID_ARGUMENT and writes after close with SHUTTING_DOWN', async () => {
+    const store = await Store.open(env(), { dir: 'db' });
+    expect(() => new WriteBatch().put(new Uint8Array(0), f, utf8('q'), 1, utf8('v'))).toThrow(
+      expect.objectContaining({ code: 'INVALID_ARGUMENT' }),
+    );
+    expect(() => new WriteBatch().put(utf8('r'), f, utf8('q'), -1, utf8('v'))).toThrow(
+      expect.objectContaining({ code: 'INVALID_ARGUMENT' }),
+    );
+    await store.close();
+    await expect(store.write(put('r', 'q', 1, 'v'))).rejects.toMatchObject({
+      code: 'SHUTTING_DOWN',
+    });
+  });
+});

@@ -1,0 +1,874 @@
+/**
+ * The Store: one LSM tree — the engine under every tablet and every ring replica.
+ *
+ * Write path: a write joins the writer queue; the queue's head takes every write waiting behind
+ * it (group commit), gives them contiguous sequence numbers, appends them to the WAL as ONE
+ * record (so each batch is all or nothing), waits for the WAL's durability promise, inserts them
+ * into the active memtable, and only then makes them visible and acknowledges them. A reader
+ * therefore never sees a write that a crash could still take back.
+ *
+ * When the active memtable is full it is frozen together with its WAL and a new pair starts;
+ * a background flush turns the oldest frozen memtable into a level-0 table and records it in
+ * the manifest, after which its WAL is deleted. Too many frozen memtables or level-0 files make
+ * writers wait (back-pressure) rather than let memory or read amplification grow without bound.
+ *
+ * Read path: a get merges the memtables and the tables that may hold the row (bloom filters
+ * skip the rest) and resolves the row's cells with RowResolver at one sequence number; a scan
+ * does the same over a key range with the version it started on pinned, so files it reads are
+ * not deleted under it.
+ *
+ * Recovery: the manifest gives the file set and the oldest WAL still needed; every WAL from
+ * there is replayed (a torn tail is the end of the log; damage before it is CORRUPTION), the
+ * replayed memtable is written as a level-0 table, and a fresh WAL starts.
+ */
+import type { Env } from '../env/types.js';
+import { isTesseraError, toTesseraError, TesseraError } from '../util/errors.js';
+import { BlockCache } from './cache/index.js';
+import { CompactionFilter } from './compaction-filter.js';
+import {
+  overlapsRows,
+  pickCompaction,
+  pickFullCompaction,
+  rowRangeOf,
+  type CompactionPick,
+} from './compaction-picker.js';
+import type { EntryIterator } from './iterator.js';
+import {
+  internalKey,
+  Kind,
+  kindOf,
+  rowPrefix,
+  rowPrefixLength,
+  rowStartKey,
+  timestampOf,
+} from './key.js';
+import { LevelIterator } from './level-iterator.js';
+import { readLog } from './log/index.js';
+import {
+  joinPath,
+  parseFileName,
+  VersionSet,
+  walFileName,
+  type FileMeta,
+  type Version,
+  type VersionEdit,
+} from './manifest/index.js';
+import { Memtable } from './memtable/index.js';
+import { MergingIterator } from './merge-iterator.js';
+import { resolveOptions, type ResolvedOptions, type StoreOptions } from './options.js';
+import { RateLimiter } from './rate-limiter.js';
+import { RowResolver, type Cell, type ReadOptions } from './row-resolver.js';
+import { TableOutput, type OutputContext } from './table-output.js';
+import { TableCache } from './table-cache.js';
+import type { TableOptions } from './sstable/index.js';
+import { Wal } from './wal.js';
+import {
+  decodeBatchPayload,
+  encodeBatchPayload,
+  type BatchEntry,
+  type WriteBatch,
+} from './write-batch.js';
+import { ByteWriter } from '../util/byte-io.js';
+import { Prng } from '../util/prng.js';
+
+/** Most bytes of batches one group commit takes (bounds one WAL record). */
+const groupBytesMax = 4 * 1024 * 1024;
+/** How long a writer is delayed, once per write, while level 0 is above the slowdown trigger. */
+const slowdownDelayMs = 1;
+
+export interface WriteOptions {
+  /** With an interval-synced WAL, fsync before acknowledging this write. */
+  readonly sync?: boolean;
+}
+
+export interface Snapshot {
+  readonly seq: number;
+  release(): void;
+}
+
+export type GetOptions = Omit<ReadOptions, 'snapshotSeq' | 'now'> & {
+  readonly snapshot?: Snapshot;
+};
+
+export interface ScanOptions extends GetOptions {
+  /** First row (inclusive); default: the first row. */
+  readonly startRow?: Uint8Array;
+  /** Row to stop before (exclusive); default: the end. */
+  readonly stopRow?: Uint8Array;
+  /** Most rows to return. */
+  readonly limit?: number;
+}
+
+export interface RowResult {
+  readonly row: Uint8Array;
+  readonly cells: Cell[];
+}
+
+export interface StoreStats {
+  /** Bytes of keys and values handed to write(). */
+  userBytes: number;
+  walBytes: number;
+  flushBytes: number;
+  compactionBytes: number;
+  flushes: number;
+  compactions: number;
+  trivialMoves: number;
+  /** Compactions thrown away because a write raced a tombstone they dropped. */
+  compactionsDiscarded: number;
+  /** Microseconds writers spent waiting on back-pressure. */
+  stallMicros: number;
+  walSyncs: number;
+}
+
+interface PendingWrite {
+  readonly entries: readonly BatchEntry[];
+  readonly bytes: number;
+  readonly sync: boolean;
+  readonly resolve: () => void;
+  readonly reject: (err: unknown) => void;
+}
+
+interface Frozen {
+  readonly mem: Memtable;
+  readonly walNumber: number;
+  /** Smallest cell timestamp in the memtable (see compactionFilter). */
+  readonly minTimestamp: number;
+}
+
+export class Store {
+  readonly options: ResolvedOptions;
+  readonly stats: StoreStats = {
+    userBytes: 0,
+    walBytes: 0,
+    flushBytes: 0,
+    compactionBytes: 0,
+    flushes: 0,
+    compactions: 0,
+    trivialMoves: 0,
+    compactionsDiscarded: 0,
+    stallMicros: 0,
+    walSyncs: 0,
+  };
+
+  private readonly blockCache: BlockCache;
+  private readonly tables: TableCache;
+  private readonly limiter: RateLimiter;
+  private readonly tableOptions: TableOptions;
+  /**
+   * File numbers being written but not yet in the manifest (tables of running flushes and
+   * compactions) plus the WALs still needed: obsolete-file collection never deletes these. It is
+   * the VersionSet's own set, so a collection that lists the directory while a new file appears
+   * still sees the new file's number.
+   */
+  private readonly pendingOutputs: Set<number>;
+  private readonly snapshots = new Map<number, number>();
+  private readonly queue: PendingWrite[] = [];
+  private readonly waiters: (() => void)[] = [];
+  private readonly payloadWriter = new ByteWriter(64 * 1024);
+  private readonly memRandom: Prng;
+
+  private mem: Memtable;
+  /** Smallest cell timestamp in the active memtable. */
+  private memMinTimestamp = Infinity;
+  /** Smallest cell timestamp written since a compaction reset it (see compact()). */
+  private writtenMinTimestamp = Infinity;
+  private wal!: Wal;
+  private walNumber = 0;
+  private frozen: Frozen[] = [];
+  private lastSeq = 0;
+  private writing = false;
+  private flushing = false;
+  private compacting = false;
+  private closing = false;
+  private closed = false;
+  /** Set when background work or the WAL failed: the store then refuses writes. */
+  private failure: TesseraError | undefined;
+  private manualCompaction: Promise<void> | undefined;
+
+  private constructor(
+    readonly env: Env,
+    private readonly versions: VersionSet,
+    options: ResolvedOptions,
+  ) {
+    this.options = options;
+    this.pendingOutputs = versions.pendingOutputs;
+    this.blockCache = new BlockCache(options.blockCacheBytes);
+    this.tables = new TableCache(env, options.dir, this.blockCache);
+    this.limiter = new RateLimiter(env, options.compactionRateBytesPerSec);
+    this.tableOptions = {
+      blockBytes: options.blockBytes,
+      restartInterval: options.restartInterval,
+      bloomBitsPerKey: options.bloomBitsPerKey,
+      compression: options.compression,
+      filterKey: rowPrefix,
+    };
+    this.memRandom = new Prng(env.random.uint32());
+    this.mem = this.newMemtable();
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Open and recovery
+
+  static async open(env: Env, storeOptions: StoreOptions): Promise<Store> {
+    const options = resolveOptions(storeOptions);
+    await env.fs.mkdir(options.dir, { recursive: true });
+    const versions = (await env.fs.exists(joinPath(options.dir, 'CURRENT')))
+      ? await VersionSet.recover(env, options.dir)
+      : await VersionSet.create(env, options.dir);
+    const store = new Store(env, versions, options);
+    try {
+      await store.recover();
+    } catch (err) {
+      await store.tables.closeAll();
+      throw err;
+    }
+    store.scheduleBackground();
+    return store;
+  }
+
+  private newMemtable(): Memtable {
+    return new Memtable(this.memRandom.fork());
+  }
+
+  private async recover(): Promise<void> {
+    const dir = this.options.dir;
+    this.lastSeq = this.versions.lastSequence;
+    const wals = (await this.env.fs.list(dir))
+      .map((name) => parseFileName(name))
+      .filter((p) => p !== undefined && p.kind === 'wal' && p.number >= this.versions.logNumber)
+      .map((p) => p!.number)
+      .sort((a, b) => a - b);
+    const ctx = this.outputContext();
+    let mem = this.newMemtable();
+    const outputs: FileMeta[] = [];
+    const flushReplayed = async (): Promise<void> => {
+      if (mem.count === 0) return;
+      const out = new TableOutput(ctx, 0, Infinity);
+      const it = mem.iterator();
+      for (it.seekToFirst(); it.valid(); it.next()) await out.add(it.key(), it.value());
+      outputs.push(...(await out.finish()));
+      mem = this.newMemtable();
+    };
+    for (const n of wals) {
+      const path = joinPath(dir, walFileName(n));
+      const log = await readLog(this.env.fs, path);
+      for (const record of log.records) {
+        const batch = decodeBatchPayload(record, path);
+        batch.entries.forEach((e, i) => {
+          const seq = batch.firstSeq + i;
+          mem.add(internalKey(e.cellKey, seq), e.value);
+          if (seq > this.lastSeq) this.lastSeq = seq;
+        });
+        if (mem.approximateBytes >= this.options.memtableBytes) await flushReplayed();
+      }
+    }
+    await flushReplayed();
+    await this.startWal();
+    const edit: VersionEdit = {
+      logNumber: this.walNumber,
+      lastSequence: this.lastSeq,
+      addedFiles: outputs,
+      deletedFiles: [],
+    };
+    await this.versions.logAndApply(edit);
+    for (const f of outputs) this.pendingOutputs.delete(f.fileNumber);
+    await this.deleteObsoleteFiles();
+  }
+
+  private async startWal(): Promise<void> {
+    const n = this.versions.newFileNumber();
+    this.pendingOutputs.add(n);
+    this.wal = await Wal.create(
+      this.env,
+      joinPath(this.options.dir, walFileName(n)),
+      this.options.wal,
+    );
+    // The WAL's directory entry must be durable before any record in it is acknowledged.
+    await this.env.fs.syncDir(this.options.dir);
+    this.walNumber = n;
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Writes
+
+  /** Applies the batch atomically; resolves once it is durable (per the WAL mode) and visible. */
+  write(batch: WriteBatch, options: WriteOptions = {}): Promise<void> {
+    if (this.closing || this.closed) {
+      return Promise.reject(new TesseraError('SHUTTING_DOWN', 'store is closed'));
+    }
+    if (this.failure) return Promise.reject(this.failure);
+    if (batch.count === 0) return Promise.resolve();
+    return new Promise<void>((resolve, reject) => {
+      this.queue.push({
+        entries: batch.entries,
+        bytes: batch.approximateBytes,
+        sync: options.sync ?? false,
+        resolve,
+        reject,
+      });
+      if (!this.writing) void this.runWriter();
+    });
+  }
+
+  private async runWriter(): Promise<void> {
+    this.writing = true;
+    try {
+      while (this.queue.length > 0) {
+        try {
+          await this.makeRoomForWrite();
+        } catch (err) {
+          this.failAll(err);
+          continue;
+        }
+        const group = this.takeGroup();
+        await this.commitGroup(group);
+      }
+    } finally {
+      this.writing = false;
+      this.wake();
+    }
+  }
+
+  private takeGroup(): PendingWrite[] {
+    let bytes = 0;
+    let n = 0;
+    while (n < this.queue.length && (n === 0 || bytes + this.queue[n]!.bytes <= groupBytesMax)) {
+      bytes += this.queue[n]!.bytes;
+      n++;
+    }
+    return this.queue.splice(0, n);
+  }
+
+  private async commitGroup(group: PendingWrite[]): Promise<void> {
+    const firstSeq = this.lastSeq + 1;
+    const entries: BatchEntry[] = group.length === 1 ? (group[0]!.entries as BatchEntry[]) : [];
+    if (group.length > 1) for (const w of group) entries.push(...w.entries);
+    const payload = encodeBatchPayload(firstSeq, entries, this.payloadWriter);
+    try {
+      await this.wal.append(payload, { owned: true });
+      if (group.some((w) => w.sync) && this.options.wal.sync !== 'always') await this.wal.sync();
+    } catch (err) {
+      // A WAL that failed to write or sync cannot say what reached the disk: stop taking writes.
+      this.failure = toTesseraError(err);
+      for (const w of group) w.reject(this.failure);
+      this.failAll(this.failure);
+      return;
+    }
+    const mem = this.mem;
+    let minTs = this.memMinTimestamp;
+    for (let i = 0; i < entries.length; i++) {
+      const e = entries[i]!;
+      const key = internalKey(e.cellKey, firstSeq + i);
+      const ts = timestampOf(key);
+      if (ts < minTs) minTs = ts;
+      mem.add(key, e.value);
+    }
+    this.memMinTimestamp = minTs;
+    if (minTs < this.writtenMinTimestamp) this.writtenMinTimestamp = minTs;
+    this.lastSeq = firstSeq + entries.length - 1;
+    this.stats.walBytes += payload.length;
+    for (const w of group) {
+      this.stats.userBytes += w.bytes;
+      w.resolve();
+    }
+  }
+
+  private failAll(err: unknown): void {
+    for (const w of this.queue.splice(0)) w.reject(err);
+  }
+
+  /** Waits until the write may go ahead: memtable room, frozen-memtable and L0 limits. */
+  private async makeRoomForWrite(): Promise<void> {
+    let slowed = false;
+    for (;;) {
+      if (this.failure) throw this.failure;
+      if (this.closed) throw new TesseraError('SHUTTING_DOWN', 'store is closed');
+      const l0 = this.versions.current.files(0).length;
+      const leveled = this.options.compactionStyle === 'leveled';
+      const stop = leveled ? this.options.l0StopTrigger : this.options.l0StopTrigger * 4;
+      if (l0 >= stop) {
+        await this.stall();
+        continue;
+      }
+      if (leveled && !slowed && l0 >= this.options.l0SlowdownTrigger) {
+        slowed = true;
+        const t0 = this.env.clock.monoMicros();
+        await this.env.timers.sleep(slowdownDelayMs);
+        this.stats.stallMicros += this.env.clock.monoMicros() - t0;
+        continue;
+      }
+      if (this.mem.approximateBytes < this.options.memtableBytes) return;
+      if (this.frozen.length >= this.options.frozenMemtablesMax) {
+        await this.stall();
+        continue;
+      }
+      await this.switchMemtable();
+    }
+  }
+
+  private async stall(): Promise<void> {
+    const t0 = this.env.clock.monoMicros();
+    this.scheduleBackground();
+    await new Promise<void>((resolve) => this.waiters.push(resolve));
+    this.stats.stallMicros += this.env.clock.monoMicros() - t0;
+  }
+
+  private wake(): void {
+    for (const w of this.waiters.splice(0)) w();
+  }
+
+  private async switchMemtable(): Promise<void> {
+    const oldWal = this.wal;
+    const oldNumber = this.walNumber;
+    await this.startWal();
+    // Everything in the old WAL must be durable before the new one can hold acknowledged
+    // writes: recovery replays WALs in order and stops each at its torn tail.
+    await oldWal.close();
+    this.stats.walSyncs += oldWal.syncCount;
+    this.mem.freeze();
+    this.frozen.push({ mem: this.mem, walNumber: oldNumber, minTimestamp: this.memMinTimestamp });
+    this.mem = this.newMemtable();
+    this.memMinTimestamp = Infinity;
+    this.scheduleBackground();
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Background flush and compaction
+
+  private scheduleBackground(): void {
+    if (this.closed) return;
+    if (!this.flushing && this.frozen.length > 0) {
+      this.flushing = true;
+      void this.runFlushes();
+    }
+    if (!this.compacting && !this.closing && this.manualCompaction === undefined) {
+      const pick = this.pick();
+      if (pick) {
+        this.compacting = true;
+        void this.runCompactions();
+      }
+    }
+  }
+
+  private pick(): CompactionPick | undefined {
+    return pickCompaction(
+      this.versions.current.levels,
+      this.options,
+      this.versions.compactPointers,
+    );
+  }
+
+  private backgroundFailed(err: unknown): void {
+    this.failure ??= toTesseraError(err);
+    this.failAll(this.failure);
+    this.wake();
+  }
+
+  private async runFlushes(): Promise<void> {
+    try {
+      while (this.frozen.length > 0 && !this.failure) {
+        await this.flushOldest();
+        this.wake();
+      }
+    } catch (err) {
+      this.backgroundFailed(err);
+    } finally {
+      this.flushing = false;
+      this.wake();
+      this.scheduleBackground();
+    }
+  }
+
+  private async flushOldest(): Promise<void> {
+    const { mem } = this.frozen[0]!;
+    const out = new TableOutput(this.outputContext(), 0, Infinity);
+    let files: FileMeta[];
+    try {
+      const filter = this.compactionFilter(undefined);
+      const it = mem.iterator();
+      for (it.seekToFirst(); it.valid(); it.next()) {
+        if (filter.keep(it.key(), it.value())) await out.add(it.key(), it.value());
+      }
+      files = await out.finish();
+    } catch (err) {
+      const written = out.fileNumbers();
+      out.abandon();
+      for (const n of written) this.pendingOutputs.delete(n);
+      throw err;
+    }
+    // After this edit the frozen memtable's WAL is no longer needed: the oldest WAL still
+    // needed is the next frozen memtable's, or the active one's.
+    const logNumber = this.frozen[1]?.walNumber ?? this.walNumber;
+    await this.versions.logAndApply({
+      logNumber,
+      lastSequence: this.lastSeq,
+      addedFiles: files,
+      deletedFiles: [],
+    });
+    for (const n of out.fileNumbers()) this.pendingOutputs.delete(n);
+    // Its WAL is below the new log number now: collection may delete it.
+    this.pendingOutputs.delete(this.frozen.shift()!.walNumber);
+    this.stats.flushes++;
+    this.stats.flushBytes += out.bytesWritten;
+    await this.deleteObsoleteFiles();
+  }
+
+  private async runCompactions(): Promise<void> {
+    try {
+      for (;;) {
+        if (this.closing || this.failure || this.manualCompaction) break;
+        const pick = this.pick();
+        if (!pick) break;
+        await this.compact(pick);
+        this.wake();
+      }
+    } catch (err) {
+      // A compaction stopped by close() is not a failure: its inputs are still the live files.
+      if (!(this.closing && isTesseraError(err, 'SHUTTING_DOWN'))) this.backgroundFailed(err);
+    } finally {
+      this.compacting = false;
+      this.wake();
+    }
+  }
+
+  /**
+   * Deletes mask by timestamp, not by write order, so a put outside a compaction (in a memtable
+   * or a newer table) may be masked by a tombstone inside it; dropping that tombstone would
+   * bring the put back. `minTimestampOutside` lets the filter drop only tombstones older than
+   * everything outside: the memtables' smallest timestamps, and 0 (drop none) when any table
+   * outside the inputs overlaps their rows.
+   */
+  private compactionFilter(pick: CompactionPick | undefined): CompactionFilter {
+    let minTimestampOutside = this.memMinTimestamp;
+    for (const f of this.frozen)
+      minTimestampOutside = Math.min(minTimestampOutside, f.minTimestamp);
+    if (pick?.bottommost) {
+      const inputs = new Set([...pick.inputs, ...pick.nextInputs].map((f) => f.fileNumber));
+      const range = rowRangeOf([...pick.inputs, ...pick.nextInputs]);
+      for (const level of this.versions.current.levels) {
+        for (const f of level) {
+          if (!inputs.has(f.fileNumber) && overlapsRows(f, range)) minTimestampOutside = 0;
+        }
+      }
+    }
+    return new CompactionFilter({
+      smallestSnapshot: this.smallestSnapshot(),
+      now: this.env.clock.nowMicros(),
+      bottommost: pick?.bottommost ?? false,
+      tombstoneGraceMicros: this.options.tombstoneGraceMicros,
+      familyLookup: this.options.familyOptions,
+      minTimestampOutside: Number.isFinite(minTimestampOutside) ? minTimestampOutside : undefined,
+    });
+  }
+
+  private async compact(pick: CompactionPick): Promise<void> {
+    const inputs = [...pick.inputs, ...pick.nextInputs];
+    const deletedFiles = inputs.map((f) => ({ level: f.level, fileNumber: f.fileNumber }));
+    const last = pick.inputs[pick.inputs.length - 1]!;
+    const compactPointers =
+      pick.level > 0 && pick.level !== pick.outputLevel
+        ? [{ level: pick.level, key: last.largest }]
+        : [];
+    if (pick.trivialMove) {
+      await this.versions.logAndApply({
+        deletedFiles,
+        addedFiles: [{ ...last, level: pick.outputLevel }],
+        compactPointers,
+      });
+      this.stats.trivialMoves++;
+      return;
+    }
+    const cut = this.options.compactionStyle === 'tiered' ? Infinity : this.options.targetFileBytes;
+    const out = new TableOutput(this.outputContext(), pick.outputLevel, cut);
+    // Writes that arrive while the compaction runs are outside it too; if one has a timestamp
+    // at or below a tombstone the compaction dropped, the output is discarded (see below).
+    this.writtenMinTimestamp = Infinity;
+    const filter = this.compactionFilter(pick);
+    let droppedTombstoneMax = -1;
+    const iterators: EntryIterator[] = [];
+    let files: FileMeta[];
+    try {
+      for (const f of inputs) {
+        iterators.push((await this.tables.get(f.fileNumber)).iterator({ fillCache: false }));
+      }
+      const it = new MergingIterator(iterators);
+      const s = it.seekToFirst();
+      if (s) await s;
+      while (it.valid()) {
+        if (this.closing) throw new TesseraError('SHUTTING_DOWN', 'compaction stopped by close');
+        const key = it.key();
+        if (filter.keep(key, it.value())) await out.add(key, it.value());
+        else if (kindOf(key) !== Kind.Put) {
+          droppedTombstoneMax = Math.max(droppedTombstoneMax, timestampOf(key));
+        }
+        const n = it.next();
+        if (n) await n;
+      }
+      files = await out.finish();
+    } catch (err) {
+      const written = out.fileNumbers();
+      out.abandon();
+      for (const n of written) this.pendingOutputs.delete(n);
+      throw err;
+    } finally {
+      for (const it of iterators) it.close();
+    }
+    if (this.writtenMinTimestamp <= droppedTombstoneMax) {
+      // A write with an old timestamp raced the compaction: installing the output would
+      // unmask it. Throw the output away; the next attempt sees the write in a memtable.
+      for (const n of out.fileNumbers()) this.pendingOutputs.delete(n);
+      this.stats.compactionsDiscarded++;
+      await this.deleteObsoleteFiles();
+      return;
+    }
+    await this.versions.logAndApply({ deletedFiles, addedFiles: files, compactPointers });
+    for (const n of out.fileNumbers()) this.pendingOutputs.delete(n);
+    this.stats.compactions++;
+    this.stats.compactionBytes += out.bytesWritten;
+    await this.deleteObsoleteFiles();
+  }
+
+  /**
+   * Flushes the memtable and compacts everything into the last level (leveled) or one run
+   * (tiered), dropping all that the compaction rules allow. For tests, tools and benchmarks.
+   */
+  async compactAll(): Promise<void> {
+    await this.flush();
+    while (this.compacting) await this.stall();
+    const run = async (): Promise<void> => {
+      const pick = pickFullCompaction(this.versions.current.levels, this.options);
+      if (pick) await this.compact(pick);
+    };
+    this.manualCompaction = run();
+    try {
+      await this.manualCompaction;
+    } finally {
+      this.manualCompaction = undefined;
+      this.scheduleBackground();
+    }
+  }
+
+  /** Freezes the active memtable (when not empty) and waits until every frozen one is flushed. */
+  async flush(): Promise<void> {
+    if (this.failure) throw this.failure;
+    while (this.writing) await this.stall();
+    if (this.mem.count > 0) {
+      this.writing = true;
+      try {
+        await this.switchMemtable();
+      } finally {
+        this.writing = false;
+        // Writes that queued while the memtable switched have no writer yet.
+        if (this.queue.length > 0) void this.runWriter();
+      }
+    }
+    this.scheduleBackground();
+    while (this.frozen.length > 0) {
+      if (this.failure) throw this.failure;
+      await this.stall();
+    }
+    if (this.failure) throw this.failure;
+  }
+
+  private outputContext(): OutputContext {
+    return {
+      env: this.env,
+      dir: this.options.dir,
+      tableOptions: this.tableOptions,
+      newFileNumber: () => this.versions.newFileNumber(),
+      pendingOutputs: this.pendingOutputs,
+      limiter: this.limiter,
+    };
+  }
+
+  private async deleteObsoleteFiles(): Promise<void> {
+    for (const n of await this.versions.deleteObsoleteFiles()) await this.tables.evict(n);
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Reads
+
+  /** The sequence number a read without a snapshot sees: every acknowledged write. */
+  get visibleSequence(): number {
+    return this.lastSeq;
+  }
+
+  snapshot(): Snapshot {
+    const seq = this.lastSeq;
+    this.snapshots.set(seq, (this.snapshots.get(seq) ?? 0) + 1);
+    let released = false;
+    return {
+      seq,
+      release: () => {
+        if (released) return;
+        released = true;
+        const n = this.snapshots.get(seq)! - 1;
+        if (n === 0) this.snapshots.delete(seq);
+        else this.snapshots.set(seq, n);
+      },
+    };
+  }
+
+  private smallestSnapshot(): number {
+    let s = this.lastSeq;
+    for (const seq of this.snapshots.keys()) if (seq < s) s = seq;
+    return s;
+  }
+
+  private readOptions(o: GetOptions): ReadOptions {
+    return { ...o, snapshotSeq: o.snapshot?.seq ?? this.lastSeq, now: this.env.clock.nowMicros() };
+  }
+
+  /** The cells of one row visible at the snapshot (default: now). Empty when there are none. */
+  async get(row: Uint8Array, options: GetOptions = {}): Promise<Cell[]> {
+    this.checkOpen();
+    const ro = this.readOptions(options);
+    const start = rowStartKey(row);
+    const version = this.versions.current;
+    version.ref();
+    const sources: EntryIterator[] = [this.mem.iterator()];
+    try {
+      for (let i = this.frozen.length - 1; i >= 0; i--)
+        sources.push(this.frozen[i]!.mem.iterator());
+      for (const f of this.candidateFiles(version, start)) {
+        const reader = this.tables.peek(f.fileNumber) ?? (await this.tables.get(f.fileNumber));
+        if (reader.mayContain(start)) sources.push(reader.iterator());
+      }
+      const resolver = new RowResolver(ro, this.options.familyOptions);
+      const it = sources.length === 1 ? sources[0]! : new MergingIterator(sources);
+      const s = it.seek(start);
+      if (s) await s;
+      while (it.valid() && hasPrefix(it.key(), start)) {
+        resolver.add(it.key(), it.value());
+        const n = it.next();
+        if (n) await n;
+      }
+      return resolver.cells();
+    } finally {
+      for (const s of sources) s.close();
+      version.unref();
+    }
+  }
+
+  /** Files whose row range holds the row: every level-0 file, at most one per deeper level. */
+  private candidateFiles(version: Version, rowKey: Uint8Array): FileMeta[] {
+    const out: FileMeta[] = [];
+    for (const level of version.levels) {
+      for (const f of level) {
+        if (compareRowPrefix(f.smallest, rowKey) <= 0 && compareRowPrefix(f.largest, rowKey) >= 0) {
+          out.push(f);
+        }
+      }
+    }
+    return out;
+  }
+
+  /** Rows in order from startRow to stopRow (exclusive), each with its visible cells. */
+  async *scan(options: ScanOptions = {}): AsyncGenerator<RowResult> {
+    this.checkOpen();
+    const ro = this.readOptions(options);
+    const version = this.versions.current;
+    version.ref();
+    const sources: EntryIterator[] = [this.mem.iterator()];
+    for (let i = this.frozen.length - 1; i >= 0; i--) sources.push(this.frozen[i]!.mem.iterator());
+    const open = async (f: FileMeta): Promise<EntryIterator> =>
+      (await this.tables.get(f.fileNumber)).iterator();
+    try {
+      for (const f of version.levels[0]!) sources.push(await open(f));
+      for (let l = 1; l < version.levels.length; l++) {
+        if (version.levels[l]!.length > 0)
+          sources.push(new LevelIterator(version.levels[l]!, open));
+      }
+      const it = new MergingIterator(sources);
+      const stop = options.stopRow ? rowStartKey(options.stopRow) : undefined;
+      const s = options.startRow ? it.seek(rowStartKey(options.startRow)) : it.seekToFirst();
+      if (s) await s;
+      const resolver = new RowResolver(ro, this.options.familyOptions);
+      let emitted = 0;
+      const limit = options.limit ?? Infinity;
+      while (it.valid() && emitted < limit) {
+        const len = rowPrefixLength(it.key());
+        const prefix = it.key().slice(0, len);
+        if (stop && compareBytesRaw(prefix, stop) >= 0) break;
+        resolver.reset();
+        while (it.valid() && hasPrefix(it.key(), prefix)) {
+          resolver.add(it.key(), it.value());
+          const n = it.next();
+          if (n) await n;
+        }
+        const cells = resolver.cells();
+        if (cells.length > 0) {
+          emitted++;
+          yield { row: cells[0]!.row, cells };
+        }
+      }
+    } finally {
+      for (const s of sources) s.close();
+      version.unref();
+    }
+  }
+
+  private checkOpen(): void {
+    if (this.closed) throw new TesseraError('SHUTTING_DOWN', 'store is closed');
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Introspection and shutdown
+
+  /** Files per level, for tools, tests and the benchmark. */
+  levelSummary(): { level: number; files: number; bytes: number }[] {
+    return this.versions.current.levels.map((files, level) => ({
+      level,
+      files: files.length,
+      bytes: files.reduce((n, f) => n + f.size, 0),
+    }));
+  }
+
+  /** Bytes held in memory against the budget: memtables, block cache, index and filters. */
+  async memoryUsage(): Promise<{ memtables: number; blockCache: number; indexAndFilters: number }> {
+    let memtables = this.mem.approximateBytes;
+    for (const f of this.frozen) memtables += f.mem.approximateBytes;
+    return {
+      memtables,
+      blockCache: this.blockCache.usageBytes,
+      indexAndFilters: await this.tables.memoryBytes(),
+    };
+  }
+
+  /**
+   * Stops taking writes, finishes the ones queued, makes the WAL durable and closes files.
+   * Frozen memtables not yet flushed stay in their WALs and are replayed at the next open.
+   */
+  async close(): Promise<void> {
+    if (this.closed || this.closing) return;
+    this.closing = true;
+    while (this.writing || this.flushing || this.compacting || this.manualCompaction) {
+      await this.stall();
+    }
+    this.closed = true;
+    try {
+      if (!this.failure) await this.wal.close();
+    } finally {
+      await this.tables.closeAll();
+      await this.versions.close();
+      this.wake();
+    }
+  }
+}
+
+function hasPrefix(key: Uint8Array, prefix: Uint8Array): boolean {
+  if (key.length <= prefix.length) return false;
+  for (let i = prefix.length - 1; i >= 0; i--) if (key[i] !== prefix[i]) return false;
+  return true;
+}
+
+function compareBytesRaw(a: Uint8Array, b: Uint8Array): number {
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) if (a[i] !== b[i]) return a[i]! - b[i]!;
+  return a.length - b.length;
+}
+
+/** Compares the row part of an internal key with a row start key (escaped row + terminator). */
+function compareRowPrefix(key: Uint8Array, rowKey: Uint8Array): number {
+  return compareBytesRaw(key.subarray(0, rowPrefixLength(key)), rowKey);
+}

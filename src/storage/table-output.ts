@@ -1,0 +1,146 @@
+/**
+ * Writes the output of a flush or a compaction as one or more SSTables, cutting a new file
+ * once the current one passes the target size — but only where a new row begins, so a row is
+ * never split across two files of one level (compaction-picker.ts explains why that matters).
+ *
+ * Each output's file number is registered as a pending output before the file is created, so
+ * obsolete-file collection never deletes a table that is being written but not yet in the
+ * manifest. The caller installs the returned FileMetas with one manifest edit.
+ */
+import type { Env, File } from '../env/types.js';
+import { assert } from '../util/assert.js';
+import { copyBytes, equalBytes } from '../util/bytes.js';
+import { rowPrefixLength, seqOf } from './key.js';
+import { joinPath, tableFileName, type FileMeta } from './manifest/index.js';
+import type { RateLimiter } from './rate-limiter.js';
+import { TableBuilder, type TableOptions } from './sstable/index.js';
+
+export interface OutputContext {
+  readonly env: Env;
+  readonly dir: string;
+  readonly tableOptions: TableOptions;
+  newFileNumber(): number;
+  readonly pendingOutputs: Set<number>;
+  readonly limiter: RateLimiter;
+}
+
+/** Bytes of output between rate-limiter calls. */
+const rateChunkBytes = 256 * 1024;
+
+interface OpenOutput {
+  readonly fileNumber: number;
+  readonly file: File;
+  readonly builder: TableBuilder;
+  smallest: Uint8Array | undefined;
+  largest: Uint8Array;
+  smallestSeq: number;
+  largestSeq: number;
+}
+
+export class TableOutput {
+  private current: OpenOutput | undefined;
+  private readonly done: FileMeta[] = [];
+  private lastRow: Uint8Array = new Uint8Array(0);
+  private unthrottledBytes = 0;
+  private lastEstimate = 0;
+  /** Bytes of finished tables (for write-amplification accounting). */
+  bytesWritten = 0;
+
+  constructor(
+    private readonly ctx: OutputContext,
+    private readonly level: number,
+    /** Cut files near this size; Infinity writes one file (a tiered run, a flush). */
+    private readonly targetFileBytes: number,
+  ) {}
+
+  /** Adds the next entry (keys strictly increasing across calls). */
+  async add(key: Uint8Array, value: Uint8Array): Promise<void> {
+    const rowLen = rowPrefixLength(key);
+    const newRow = !equalBytes(key.subarray(0, rowLen), this.lastRow);
+    if (newRow) this.lastRow = copyBytes(key.subarray(0, rowLen));
+    if (this.current && newRow && this.current.builder.estimatedSize >= this.targetFileBytes) {
+      await this.finishCurrent();
+    }
+    const out = this.current ?? (await this.open());
+    out.builder.add(key, value);
+    if (out.smallest === undefined) out.smallest = copyBytes(key);
+    out.largest = copyBytes(key);
+    const seq = seqOf(key);
+    if (seq < out.smallestSeq) out.smallestSeq = seq;
+    if (seq > out.largestSeq) out.largestSeq = seq;
+    const estimate = out.builder.estimatedSize;
+    this.unthrottledBytes += estimate - this.lastEstimate;
+    this.lastEstimate = estimate;
+    if (this.unthrottledBytes >= rateChunkBytes) {
+      const n = this.unthrottledBytes;
+      this.unthrottledBytes = 0;
+      await this.ctx.limiter.acquire(n);
+    }
+  }
+
+  private async open(): Promise<OpenOutput> {
+    const fileNumber = this.ctx.newFileNumber();
+    this.ctx.pendingOutputs.add(fileNumber);
+    const path = joinPath(this.ctx.dir, tableFileName(fileNumber));
+    const file = await this.ctx.env.fs.open(path, { create: true, truncate: true });
+    const builder = new TableBuilder(file, path, this.ctx.tableOptions);
+    this.lastEstimate = 0;
+    this.current = {
+      fileNumber,
+      file,
+      builder,
+      smallest: undefined,
+      largest: new Uint8Array(0),
+      smallestSeq: Number.MAX_SAFE_INTEGER,
+      largestSeq: 0,
+    };
+    return this.current;
+  }
+
+  private async finishCurrent(): Promise<void> {
+    const out = this.current!;
+    this.current = undefined;
+    let info;
+    try {
+      info = await out.builder.finish();
+    } finally {
+      await out.file.close();
+    }
+    assert(out.smallest !== undefined && info.entries > 0, 'finished an empty table');
+    this.bytesWritten += info.size;
+    this.done.push({
+      fileNumber: out.fileNumber,
+      level: this.level,
+      size: info.size,
+      entries: info.entries,
+      smallest: out.smallest,
+      largest: out.largest,
+      smallestSeq: out.smallestSeq,
+      largestSeq: out.largestSeq,
+    });
+  }
+
+  /** Finishes the last file; the tables are synced, their directory entries are not. */
+  async finish(): Promise<FileMeta[]> {
+    if (this.current) await this.finishCurrent();
+    if (this.done.length > 0) await this.ctx.env.fs.syncDir(this.ctx.dir);
+    return this.done;
+  }
+
+  /** Drops the outputs after a failure or a shutdown; their files become obsolete. */
+  abandon(): void {
+    const out = this.current;
+    this.current = undefined;
+    if (!out) return;
+    out.builder.abandon();
+    // The file is obsolete either way; a failed close has nothing left to lose.
+    out.file.close().catch(() => undefined);
+  }
+
+  /** File numbers written; the caller clears them from pendingOutputs once installed. */
+  fileNumbers(): number[] {
+    const nums = this.done.map((f) => f.fileNumber);
+    if (this.current) nums.push(this.current.fileNumber);
+    return nums;
+  }
+}
