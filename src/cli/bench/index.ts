@@ -1,9 +1,11 @@
 import { Command } from 'commander';
 import { rpcBenchCommand } from './rpc-bench.js';
+import { storageBenchCommand } from './storage-bench.js';
 
 /** `tessera bench <workload>` — benchmarks never run inside tests; results go to docs/benchmarks.md. */
 export function benchCommand(): Command {
   return new Command('bench')
     .description('run a benchmark (see docs/benchmarks.md for recorded figures)')
-    .addCommand(rpcBenchCommand());
+    .addCommand(rpcBenchCommand())
+    .addCommand(storageBenchCommand());
 }
