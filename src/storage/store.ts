@@ -68,11 +68,12 @@ import {
   type BatchEntry,
   type WriteBatch,
 } from './write-batch.js';
-import { ByteWriter } from '../util/byte-io.js';
 import { Prng } from '../util/prng.js';
 
 /** Most bytes of batches one group commit takes (bounds one WAL record). */
 const groupBytesMax = 4 * 1024 * 1024;
+/** Rows per batch of scanBatches when the caller does not say. */
+const scanBatchRowsDefault = 256;
 /** How long a writer is delayed, once per write, while level 0 is above the slowdown trigger. */
 const slowdownDelayMs = 1;
 
@@ -164,7 +165,6 @@ export class Store {
   private readonly snapshots = new Map<number, number>();
   private readonly queue: PendingWrite[] = [];
   private readonly waiters: (() => void)[] = [];
-  private readonly payloadWriter = new ByteWriter(64 * 1024);
   private readonly memRandom: Prng;
 
   private mem: Memtable;
@@ -276,16 +276,20 @@ export class Store {
   }
 
   private async startWal(): Promise<void> {
-    const n = this.versions.newFileNumber();
-    this.pendingOutputs.add(n);
-    this.wal = await Wal.create(
-      this.env,
-      joinPath(this.options.dir, walFileName(n)),
-      this.options.wal,
-    );
+    const { wal, number } = await this.createWal();
+    this.wal = wal;
+    this.walNumber = number;
+  }
+
+  /** A new WAL file, registered as pending (collection keeps it) and its entry made durable. */
+  private async createWal(): Promise<{ wal: Wal; number: number }> {
+    const number = this.versions.newFileNumber();
+    this.pendingOutputs.add(number);
+    const path = joinPath(this.options.dir, walFileName(number));
+    const wal = await Wal.create(this.env, path, this.options.wal);
     // The WAL's directory entry must be durable before any record in it is acknowledged.
     await this.env.fs.syncDir(this.options.dir);
-    this.walNumber = n;
+    return { wal, number };
   }
 
   // -------------------------------------------------------------------------------------------
@@ -343,7 +347,7 @@ export class Store {
     const firstSeq = this.lastSeq + 1;
     const entries: BatchEntry[] = group.length === 1 ? (group[0]!.entries as BatchEntry[]) : [];
     if (group.length > 1) for (const w of group) entries.push(...w.entries);
-    const payload = encodeBatchPayload(firstSeq, entries, this.payloadWriter);
+    const payload = encodeBatchPayload(firstSeq, entries);
     try {
       await this.wal.append(payload, { owned: true });
       if (group.some((w) => w.sync) && this.options.wal.sync !== 'always') await this.wal.sync();
@@ -420,15 +424,21 @@ export class Store {
   private async switchMemtable(): Promise<void> {
     const oldWal = this.wal;
     const oldNumber = this.walNumber;
-    await this.startWal();
-    // Everything in the old WAL must be durable before the new one can hold acknowledged
-    // writes: recovery replays WALs in order and stops each at its torn tail.
-    await oldWal.close();
-    this.stats.walSyncs += oldWal.syncCount;
+    const next = await this.createWal();
+    // Switch synchronously, with no await between: a flush that finishes while we wait below
+    // computes the manifest's log number from `frozen` and `walNumber`, and must see the old
+    // memtable frozen together with its WAL — else it would declare that WAL obsolete while its
+    // memtable is not flushed yet, and a crash would lose the memtable's writes.
     this.mem.freeze();
     this.frozen.push({ mem: this.mem, walNumber: oldNumber, minTimestamp: this.memMinTimestamp });
     this.mem = this.newMemtable();
     this.memMinTimestamp = Infinity;
+    this.wal = next.wal;
+    this.walNumber = next.number;
+    // Everything in the old WAL must be durable before the new one holds acknowledged writes
+    // (recovery replays WALs in order); writers wait for this switch, so none is in between.
+    await oldWal.close();
+    this.stats.walSyncs += oldWal.syncCount;
     this.scheduleBackground();
   }
 
@@ -572,7 +582,7 @@ export class Store {
     if (pick.trivialMove) {
       await this.versions.logAndApply({
         deletedFiles,
-        addedFiles: [{ ...last, level: pick.outputLevel }],
+        addedFiles: pick.inputs.map((f) => ({ ...f, level: pick.outputLevel })),
         compactPointers,
       });
       this.stats.trivialMoves++;
@@ -765,8 +775,21 @@ export class Store {
 
   /** Rows in order from startRow to stopRow (exclusive), each with its visible cells. */
   async *scan(options: ScanOptions = {}): AsyncGenerator<RowResult> {
+    for await (const batch of this.scanBatches(options)) yield* batch;
+  }
+
+  /**
+   * The rows of `scan`, handed out `batchRows` at a time (default 256): one async step per
+   * batch instead of per row, as HBase's scanner caching and LevelDB's nextv do. The whole
+   * scan reads at one sequence number with its version pinned, so it sees one point in time
+   * and the files it reads are not deleted under it.
+   */
+  async *scanBatches(
+    options: ScanOptions & { readonly batchRows?: number } = {},
+  ): AsyncGenerator<RowResult[]> {
     this.checkOpen();
     const ro = this.readOptions(options);
+    const batchRows = Math.max(1, options.batchRows ?? scanBatchRowsDefault);
     const version = this.versions.current;
     version.ref();
     const sources: EntryIterator[] = [this.mem.iterator()];
@@ -776,19 +799,20 @@ export class Store {
     try {
       for (const f of version.levels[0]!) sources.push(await open(f));
       for (let l = 1; l < version.levels.length; l++) {
-        if (version.levels[l]!.length > 0)
+        if (version.levels[l]!.length > 0) {
           sources.push(new LevelIterator(version.levels[l]!, open));
+        }
       }
-      const it = new MergingIterator(sources);
+      const it = sources.length === 1 ? sources[0]! : new MergingIterator(sources);
       const stop = options.stopRow ? rowStartKey(options.stopRow) : undefined;
       const s = options.startRow ? it.seek(rowStartKey(options.startRow)) : it.seekToFirst();
       if (s) await s;
       const resolver = new RowResolver(ro, this.options.familyOptions);
       let emitted = 0;
       const limit = options.limit ?? Infinity;
+      let batch: RowResult[] = [];
       while (it.valid() && emitted < limit) {
-        const len = rowPrefixLength(it.key());
-        const prefix = it.key().slice(0, len);
+        const prefix = it.key().slice(0, rowPrefixLength(it.key()));
         if (stop && compareBytesRaw(prefix, stop) >= 0) break;
         resolver.reset();
         while (it.valid() && hasPrefix(it.key(), prefix)) {
@@ -799,9 +823,14 @@ export class Store {
         const cells = resolver.cells();
         if (cells.length > 0) {
           emitted++;
-          yield { row: cells[0]!.row, cells };
+          batch.push({ row: cells[0]!.row, cells });
+          if (batch.length >= batchRows) {
+            yield batch;
+            batch = [];
+          }
         }
       }
+      if (batch.length > 0) yield batch;
     } finally {
       for (const s of sources) s.close();
       version.unref();
