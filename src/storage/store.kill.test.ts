@@ -58,6 +58,7 @@ interface WriterRun {
   readonly trivialMoves: number;
   readonly startMs: number;
   readonly ranMs: number;
+  readonly mode: KillMode;
 }
 
 const live = new Set<ChildProcess>();
@@ -69,8 +70,18 @@ afterAll(() => {
   else if (root) console.log(`kill test directory kept: ${root}`);
 });
 
+/**
+ * How a round picks the moment of the kill, once the writer has run its random time:
+ * 'now' kills right then; 'after-background' waits for the writer's next `stats` line (a flush
+ * or compaction just finished, so the next one is typically under way: the kill lands in the
+ * middle of background work rather than wherever the clock happened to be), or at most
+ * `backgroundWaitMaxMs` more.
+ */
+type KillMode = 'now' | 'after-background';
+const backgroundWaitMaxMs = 200;
+
 /** Spawns the writer, waits for `ready`, lets it run `runMs`, SIGKILLs it, collects its acks. */
-function runWriter(dir: string, first: number, runMs: number): Promise<WriterRun> {
+function runWriter(dir: string, first: number, runMs: number, mode: KillMode): Promise<WriterRun> {
   return new Promise((resolve, reject) => {
     const t0 = performance.now();
     const child = spawn(process.execPath, [writerJs, dir, String(first)], {
@@ -85,6 +96,12 @@ function runWriter(dir: string, first: number, runMs: number): Promise<WriterRun
     let stderr = '';
     let readyAt: number | undefined;
     let killedAt: number | undefined;
+    let armed = false;
+    const kill = (): void => {
+      if (killedAt !== undefined) return;
+      killedAt = performance.now();
+      child.kill('SIGKILL');
+    };
     let problem: string | undefined;
     const readyTimer = setTimeout(() => {
       problem ??= `no "ready" within ${readyTimeoutMs} ms`;
@@ -96,8 +113,9 @@ function runWriter(dir: string, first: number, runMs: number): Promise<WriterRun
         readyAt = performance.now();
         clearTimeout(readyTimer);
         setTimeout(() => {
-          killedAt = performance.now();
-          child.kill('SIGKILL');
+          if (mode === 'now') return kill();
+          armed = true;
+          setTimeout(kill, backgroundWaitMaxMs);
         }, runMs);
       } else if (word === 'ack' && readyAt !== undefined && a && Number.isSafeInteger(Number(b))) {
         acks.push([a, Number(b)]);
@@ -105,6 +123,7 @@ function runWriter(dir: string, first: number, runMs: number): Promise<WriterRun
         flushes = Number(a);
         compactions = Number(b);
         trivialMoves = Number(c);
+        if (armed) kill();
       } else {
         problem ??= `unexpected line from writer: ${JSON.stringify(line)}`;
       }
@@ -136,6 +155,7 @@ function runWriter(dir: string, first: number, runMs: number): Promise<WriterRun
         trivialMoves,
         startMs: readyAt! - t0,
         ranMs: killedAt! - readyAt!,
+        mode,
       });
     });
   });
@@ -293,6 +313,7 @@ describe('Store under SIGKILL (real processes)', () => {
     for (let round = 0; round < rounds; round++) {
       if (done >= roundsMin && performance.now() - t0 > startBudgetMs) break;
       const runMs = p.between(50, 500);
+      const mode: KillMode = p.chance(0.3) ? 'now' : 'after-background';
       const context = (what: string, err: unknown): Error =>
         new Error(
           `round ${round} (seed ${seed}; TESSERA_KILL_KEEP=1 keeps ${root}): ${what}: ` +
@@ -302,9 +323,9 @@ describe('Store under SIGKILL (real processes)', () => {
         );
       let run: WriterRun;
       try {
-        run = await runWriter(root, (round + 1) * counterStride, runMs);
+        run = await runWriter(root, (round + 1) * counterStride, runMs, mode);
       } catch (err) {
-        throw context(`the writer failed (planned to run ${runMs} ms)`, err);
+        throw context(`the writer failed (planned to run ${runMs} ms, kill ${mode})`, err);
       }
       const roundRows = new Set<string>();
       for (const [row, counter] of run.acks) {
@@ -334,7 +355,7 @@ describe('Store under SIGKILL (real processes)', () => {
       done++;
       log.push(
         `round ${round}: start ${run.startMs.toFixed(0)} ms, ran ${run.ranMs.toFixed(0)} ms ` +
-          `(planned ${runMs}), ${run.acks.length} acks, flushes ${run.flushes}, ` +
+          `(planned ${runMs}, kill ${mode}), ${run.acks.length} acks, flushes ${run.flushes}, ` +
           `compactions ${run.compactions} (+${run.trivialMoves} moves); verify ` +
           `${verifyMs.toFixed(0)} ms: ${v.rows} rows, ${v.cells} cells ` +
           `(${v.unackedCells} unacknowledged), ${v.gets} gets`,
