@@ -33,7 +33,7 @@ export interface CompactionPick {
   readonly inputs: readonly FileMeta[];
   /** Files of `outputLevel` they overlap (empty for tiered). */
   readonly nextInputs: readonly FileMeta[];
-  /** One file, nothing overlapping below: move it down without rewriting. */
+  /** Inputs overlap nothing below nor one another: move them down without rewriting. */
   readonly trivialMove: boolean;
   /** No older data for these rows exists outside the inputs: tombstones may be dropped. */
   readonly bottommost: boolean;
@@ -72,6 +72,17 @@ export function overlapsRows(f: FileMeta, r: RowRange): boolean {
   return !(
     compareBytes(rowPrefix(f.largest), r.lo) < 0 || compareBytes(rowPrefix(f.smallest), r.hi) > 0
   );
+}
+
+/** True when no two files share a row. */
+function disjoint(files: readonly FileMeta[]): boolean {
+  const sorted = [...files].sort((a, b) => compareBytes(a.smallest, b.smallest));
+  for (let i = 1; i < sorted.length; i++) {
+    if (compareBytes(rowPrefix(sorted[i]!.smallest), rowPrefix(sorted[i - 1]!.largest)) <= 0) {
+      return false;
+    }
+  }
+  return true;
 }
 
 export function levelBytes(files: readonly FileMeta[]): number {
@@ -134,7 +145,10 @@ function pickLeveled(
     outputLevel,
     inputs,
     nextInputs,
-    trivialMove: level > 0 && inputs.length === 1 && nextInputs.length === 0,
+    // Nothing to merge with: files move down without a rewrite. Level-0 files may move together
+    // when they do not overlap one another (sequential inserts), which is what keeps a bulk
+    // load in key order near a write amplification of 2 (WAL + flush).
+    trivialMove: nextInputs.length === 0 && (level > 0 ? inputs.length === 1 : disjoint(inputs)),
     bottommost: isBottommost(levels, outputLevel, all),
     reason: `L${level} score ${best.toFixed(2)}`,
   };

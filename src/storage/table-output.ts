@@ -9,7 +9,7 @@
  */
 import type { Env, File } from '../env/types.js';
 import { assert } from '../util/assert.js';
-import { copyBytes, equalBytes } from '../util/bytes.js';
+import { copyBytes } from '../util/bytes.js';
 import { rowPrefixLength, seqOf } from './key.js';
 import { joinPath, tableFileName, type FileMeta } from './manifest/index.js';
 import type { RateLimiter } from './rate-limiter.js';
@@ -31,8 +31,6 @@ interface OpenOutput {
   readonly fileNumber: number;
   readonly file: File;
   readonly builder: TableBuilder;
-  smallest: Uint8Array | undefined;
-  largest: Uint8Array;
   smallestSeq: number;
   largestSeq: number;
 }
@@ -40,7 +38,11 @@ interface OpenOutput {
 export class TableOutput {
   private current: OpenOutput | undefined;
   private readonly done: FileMeta[] = [];
-  private lastRow: Uint8Array = new Uint8Array(0);
+  /**
+   * Once the open file reaches the target size, the row prefix of the entry that got it there:
+   * the file is cut before the first entry of any other row. Copied once per file, not per entry.
+   */
+  private cutAfterRow: Uint8Array | undefined;
   private unthrottledBytes = 0;
   private lastEstimate = 0;
   /** Bytes of finished tables (for write-amplification accounting). */
@@ -55,20 +57,19 @@ export class TableOutput {
 
   /** Adds the next entry (keys strictly increasing across calls). */
   async add(key: Uint8Array, value: Uint8Array): Promise<void> {
-    const rowLen = rowPrefixLength(key);
-    const newRow = !equalBytes(key.subarray(0, rowLen), this.lastRow);
-    if (newRow) this.lastRow = copyBytes(key.subarray(0, rowLen));
-    if (this.current && newRow && this.current.builder.estimatedSize >= this.targetFileBytes) {
+    if (this.cutAfterRow !== undefined && !hasRowPrefix(key, this.cutAfterRow)) {
+      this.cutAfterRow = undefined;
       await this.finishCurrent();
     }
     const out = this.current ?? (await this.open());
     out.builder.add(key, value);
-    if (out.smallest === undefined) out.smallest = copyBytes(key);
-    out.largest = copyBytes(key);
     const seq = seqOf(key);
     if (seq < out.smallestSeq) out.smallestSeq = seq;
     if (seq > out.largestSeq) out.largestSeq = seq;
     const estimate = out.builder.estimatedSize;
+    if (this.cutAfterRow === undefined && estimate >= this.targetFileBytes) {
+      this.cutAfterRow = copyBytes(key.subarray(0, rowPrefixLength(key)));
+    }
     this.unthrottledBytes += estimate - this.lastEstimate;
     this.lastEstimate = estimate;
     if (this.unthrottledBytes >= rateChunkBytes) {
@@ -89,8 +90,6 @@ export class TableOutput {
       fileNumber,
       file,
       builder,
-      smallest: undefined,
-      largest: new Uint8Array(0),
       smallestSeq: Number.MAX_SAFE_INTEGER,
       largestSeq: 0,
     };
@@ -106,15 +105,15 @@ export class TableOutput {
     } finally {
       await out.file.close();
     }
-    assert(out.smallest !== undefined && info.entries > 0, 'finished an empty table');
+    assert(info.entries > 0, 'finished an empty table');
     this.bytesWritten += info.size;
     this.done.push({
       fileNumber: out.fileNumber,
       level: this.level,
       size: info.size,
       entries: info.entries,
-      smallest: out.smallest,
-      largest: out.largest,
+      smallest: info.smallest,
+      largest: info.largest,
       smallestSeq: out.smallestSeq,
       largestSeq: out.largestSeq,
     });
@@ -143,4 +142,10 @@ export class TableOutput {
     if (this.current) nums.push(this.current.fileNumber);
     return nums;
   }
+}
+
+function hasRowPrefix(key: Uint8Array, prefix: Uint8Array): boolean {
+  if (key.length <= prefix.length) return false;
+  for (let i = prefix.length - 1; i >= 0; i--) if (key[i] !== prefix[i]) return false;
+  return true;
 }

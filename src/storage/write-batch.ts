@@ -9,7 +9,7 @@
  * Entry i gets sequence number firstSeq + i. The store concatenates the batches that share one
  * group commit into a single payload, so their sequence numbers are contiguous.
  */
-import { ByteReader, ByteWriter } from '../util/byte-io.js';
+import { ByteReader } from '../util/byte-io.js';
 import { corruption, invalidArgument } from '../util/errors.js';
 import { checkTimestamp, encodeCellKey, Kind } from './key.js';
 
@@ -146,16 +146,47 @@ export class WriteBatch {
   }
 }
 
-/** Encodes entries (of one or more batches) that take sequence numbers firstSeq, firstSeq+1, … */
-export function encodeBatchPayload(
-  firstSeq: number,
-  entries: readonly BatchEntry[],
-  out: ByteWriter = new ByteWriter(),
-): Uint8Array {
-  out.reset();
-  out.u64(firstSeq).varint(entries.length);
-  for (const e of entries) out.lengthPrefixed(e.cellKey).lengthPrefixed(e.value);
-  return out.finish();
+function varintBytes(v: number): number {
+  let n = 1;
+  while (v >= 0x80) {
+    v = Math.floor(v / 0x80);
+    n++;
+  }
+  return n;
+}
+
+function putVarint(out: Uint8Array, at: number, v: number): number {
+  while (v >= 0x80) {
+    out[at++] = (v % 0x80) | 0x80;
+    v = Math.floor(v / 0x80);
+  }
+  out[at++] = v;
+  return at;
+}
+
+/**
+ * Encodes entries (of one or more batches) that take sequence numbers firstSeq, firstSeq+1, …
+ * into a new buffer of exactly the payload's size (the WAL keeps it without copying).
+ */
+export function encodeBatchPayload(firstSeq: number, entries: readonly BatchEntry[]): Uint8Array {
+  let size = 8 + varintBytes(entries.length);
+  for (const e of entries) {
+    size += varintBytes(e.cellKey.length) + e.cellKey.length;
+    size += varintBytes(e.value.length) + e.value.length;
+  }
+  const out = new Uint8Array(size);
+  new DataView(out.buffer).setUint32(0, firstSeq % 0x1_0000_0000, true);
+  new DataView(out.buffer).setUint32(4, Math.floor(firstSeq / 0x1_0000_0000), true);
+  let at = putVarint(out, 8, entries.length);
+  for (const e of entries) {
+    at = putVarint(out, at, e.cellKey.length);
+    out.set(e.cellKey, at);
+    at += e.cellKey.length;
+    at = putVarint(out, at, e.value.length);
+    out.set(e.value, at);
+    at += e.value.length;
+  }
+  return out;
 }
 
 export interface DecodedBatch {

@@ -23,11 +23,20 @@ export interface TableIteratorOptions {
   readonly fillCache?: boolean;
 }
 
+/** Readahead starts at this many blocks when a scan walks off a block… */
+const readaheadBlocksMin = 4;
+/** …and doubles on every further sequential miss up to this many (about 256 KiB). */
+const readaheadBlocksMax = 64;
+
 export class TableIterator implements EntryIterator {
   private readonly blockIter = new BlockIterator();
   /** Index of the block blockIter is on; -1 when none. */
   private blockIndex = -1;
   private closed = false;
+  /** Blocks read ahead by the last sequential miss: window[k] is block windowStart + k. */
+  private window: Block[] = [];
+  private windowStart = -1;
+  private readaheadBlocks = readaheadBlocksMin;
 
   constructor(
     private readonly table: TableReader,
@@ -76,6 +85,7 @@ export class TableIterator implements EntryIterator {
   close(): void {
     this.closed = true;
     this.unload();
+    this.window = [];
   }
 
   private seekWithin(target: Uint8Array): Step {
@@ -99,15 +109,54 @@ export class TableIterator implements EntryIterator {
       this.unload();
       return;
     }
-    const step = this.load(i);
+    const step = this.loadSequential(i);
     if (step) return step.then(() => this.firstFrom());
     return this.firstFrom();
+  }
+
+  /**
+   * Like load, for a walk from block i−1 to i: a miss reads several blocks at once, more the
+   * longer the walk goes on (a scan), while a point read never pays for readahead.
+   */
+  private loadSequential(i: number): Step {
+    const k = i - this.windowStart;
+    if (this.windowStart >= 0 && k >= 0 && k < this.window.length) {
+      this.unload();
+      this.blockIter.setBlock(this.window[k]!);
+      this.blockIndex = i;
+      return;
+    }
+    const cached = this.table.cachedBlock(i);
+    if (cached) {
+      this.unload();
+      this.blockIter.setBlock(cached);
+      this.blockIndex = i;
+      return;
+    }
+    this.unload();
+    const count = this.readaheadBlocks;
+    this.readaheadBlocks = Math.min(readaheadBlocksMax, count * 2);
+    return this.table.readBlocks(i, count, this.fillCache).then((blocks) => {
+      if (this.closed) return;
+      this.window = blocks;
+      this.windowStart = i;
+      this.blockIter.setBlock(blocks[0]!);
+      this.blockIndex = i;
+    });
   }
 
   /** Makes block i current: synchronously when it is current already or cached. */
   private load(i: number): Step {
     if (i === this.blockIndex) return;
     this.unload();
+    // A seek ends any sequential walk: the next miss reads a small window again.
+    this.readaheadBlocks = readaheadBlocksMin;
+    const k = i - this.windowStart;
+    if (this.windowStart >= 0 && k >= 0 && k < this.window.length) {
+      this.blockIter.setBlock(this.window[k]!);
+      this.blockIndex = i;
+      return;
+    }
     const b = this.table.block(i, this.fillCache);
     if (b instanceof Block) {
       this.blockIter.setBlock(b);
