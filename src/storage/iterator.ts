@@ -9,8 +9,10 @@
  *     const s = it.next();
  *     if (s) await s;
  *
- * `key()` and `value()` are valid only while `valid()` is true and only until the next
- * positioning call; callers that keep them must copy. Errors (CORRUPTION, IO_ERROR) are thrown
+ * `key()` is valid only while `valid()` is true and only until the next positioning call;
+ * callers that keep it must copy. `value()` returns stored bytes that are never modified
+ * (a view into an immutable SSTable block or memtable arena), so it may be kept; keeping it
+ * keeps its buffer alive. Errors (CORRUPTION, IO_ERROR) are thrown
  * or rejected from the positioning call that met them. `close()` releases what the iterator
  * pins (files, memtables) and is idempotent.
  */

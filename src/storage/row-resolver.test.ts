@@ -12,8 +12,10 @@ import { ModelStore, type ModelEntry } from './testing/model.js';
 import { formatCells, randomReadOptions, randomWorkload } from './testing/workload.js';
 
 /**
- * Resolves every row of sorted `entries` with one RowResolver. Keys and values are passed as
- * views of one scratch buffer that the next entry overwrites, as an SSTable iterator would.
+ * Resolves every row of sorted `entries` with one RowResolver. Keys are passed as views of one
+ * scratch buffer that the next entry overwrites, as an SSTable iterator's may be; values as
+ * views of immutable stored bytes (the iterator contract), half of them inside a buffer too big
+ * to pin, which the resolver must copy.
  */
 function resolveRows(
   entries: readonly ModelEntry[],
@@ -23,9 +25,17 @@ function resolveRows(
   const out = new Map<string, string[]>();
   const resolver = new RowResolver(options, lookup);
   const scratch = new Uint8Array(4096);
+  const big = new Uint8Array(1 << 17);
+  let bigAt = 0;
+  const bigViews: Uint8Array[] = [];
   let row: Uint8Array | undefined;
   const finish = (): void => {
-    if (row !== undefined) out.set(formatRow(row), formatCells(resolver.cells()));
+    if (row === undefined) return;
+    const cells = resolver.cells();
+    for (const c of cells) {
+      if (c.value.buffer === big.buffer) throw new Error('a cell pins a buffer over 64 KiB');
+    }
+    out.set(formatRow(row), formatCells(cells));
   };
   for (const e of entries) {
     const prefix = rowPrefix(e.key);
@@ -36,11 +46,14 @@ function resolveRows(
     }
     scratch.fill(0xee);
     scratch.set(e.key, 0);
-    scratch.set(e.value, e.key.length);
-    resolver.add(
-      scratch.subarray(0, e.key.length),
-      scratch.subarray(e.key.length, e.key.length + e.value.length),
-    );
+    let value = e.value.slice();
+    if (bigViews.length % 2 === 0 && bigAt + value.length <= big.length) {
+      big.set(value, bigAt);
+      value = big.subarray(bigAt, bigAt + value.length);
+      bigAt += value.length;
+    }
+    bigViews.push(value);
+    resolver.add(scratch.subarray(0, e.key.length), value);
   }
   finish();
   scratch.fill(0xdd); // cells must not alias the scratch buffer

@@ -46,7 +46,18 @@ import { corruption, invalidArgument } from '../util/errors.js';
 import type { FamilyOptionsLookup } from './family-options.js';
 import { Kind, maxTimestamp, rowPrefixLength, seqOf, timestampOf } from './key.js';
 
-/** A cell a read returns. The byte arrays are the resolver's own copies, never input views. */
+/**
+ * A value view may keep at most this much memory alive; a value inside a larger buffer (a
+ * memtable arena chunk) is copied instead.
+ */
+const valuePinBytesMax = 64 * 1024;
+
+/**
+ * A cell a read returns. Row, family and qualifier are the resolver's own copies. The value is
+ * the stored bytes themselves when they live in a small immutable buffer (an SSTable block):
+ * copying every value of a scan doubled its cost. Stored bytes are never modified, so the view
+ * stays right; holding it keeps its block (at most valuePinBytesMax) in memory.
+ */
 export interface Cell {
   readonly row: Uint8Array;
   readonly family: Uint8Array;
@@ -281,7 +292,7 @@ export class RowResolver {
       family: this.family,
       qualifier: this.qualifier,
       timestamp: ts,
-      value: copyBytes(value),
+      value: value.buffer.byteLength > valuePinBytesMax ? copyBytes(value) : value,
     });
     if (++this.returned >= this.readMax) this.columnDone = true;
   }
