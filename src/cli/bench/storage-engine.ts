@@ -8,7 +8,7 @@ import type { Env } from '../../env/index.js';
 import { realEnv } from '../../env/real/index.js';
 import { defaultFamilyOptions, type FamilyOptions } from '../../storage/family-options.js';
 import { resolveOptions, type Compression, type CompactionStyle } from '../../storage/options.js';
-import { Store } from '../../storage/store.js';
+import { Store, type RowResult } from '../../storage/store.js';
 import { WriteBatch } from '../../storage/write-batch.js';
 
 export interface LevelInfo {
@@ -158,17 +158,26 @@ export class TesseraEngine implements BenchEngine {
   }
 
   cursor(): Cursor {
-    const rows = this.s.scan();
+    // Rows come from the store a batch at a time (as classic-level's iterator does with nextv);
+    // the per-row call the benchmark times is then usually answered from the batch.
+    const batches = this.s.scanBatches();
+    let rows: RowResult[] = [];
+    let i = 0;
     return {
       next: async () => {
-        const r = await rows.next();
-        if (r.done) return -1;
-        let bytes = r.value.row.length;
-        for (const c of r.value.cells) bytes += c.value.length;
+        if (i >= rows.length) {
+          const r = await batches.next();
+          if (r.done) return -1;
+          rows = r.value;
+          i = 0;
+        }
+        const row = rows[i++]!;
+        let bytes = row.row.length;
+        for (const c of row.cells) bytes += c.value.length;
         return bytes;
       },
       close: async () => {
-        await rows.return(undefined);
+        await batches.return(undefined);
       },
     };
   }
