@@ -50,7 +50,6 @@ import {
   VersionSet,
   walFileName,
   type FileMeta,
-  type Version,
   type VersionEdit,
 } from './manifest/index.js';
 import { Memtable } from './memtable/index.js';
@@ -60,7 +59,7 @@ import { RateLimiter } from './rate-limiter.js';
 import { RowResolver, type Cell, type ReadOptions } from './row-resolver.js';
 import { TableOutput, type OutputContext } from './table-output.js';
 import { TableCache } from './table-cache.js';
-import type { TableOptions } from './sstable/index.js';
+import type { TableOptions, TableReader } from './sstable/index.js';
 import { Wal } from './wal.js';
 import {
   decodeBatchPayload,
@@ -736,14 +735,30 @@ export class Store {
     const start = rowStartKey(row);
     const version = this.versions.current;
     version.ref();
-    const sources: EntryIterator[] = [this.mem.iterator()];
+    const sources: EntryIterator[] = [];
     try {
-      for (let i = this.frozen.length - 1; i >= 0; i--)
-        sources.push(this.frozen[i]!.mem.iterator());
-      for (const f of this.candidateFiles(version, start)) {
-        const reader = this.tables.peek(f.fileNumber) ?? (await this.tables.get(f.fileNumber));
-        if (reader.mayContain(start)) sources.push(reader.iterator());
+      // Only sources that hold the row join the merge: a memtable answers with one seek, a
+      // table with its bloom filter; most point reads then read a single source directly.
+      if (memtableHasRow(this.mem, start)) sources.push(this.mem.iterator());
+      for (let i = this.frozen.length - 1; i >= 0; i--) {
+        const mem = this.frozen[i]!.mem;
+        if (memtableHasRow(mem, start)) sources.push(mem.iterator());
       }
+      for (const level of version.levels) {
+        if (level.length === 0) continue;
+        if (level === version.levels[0]) {
+          for (const f of level) {
+            if (!fileHoldsRow(f, start)) continue;
+            const p = this.addTable(sources, f, start);
+            if (p) await p;
+          }
+        } else {
+          const f = findFileForRow(level, start);
+          const p = f && this.addTable(sources, f, start);
+          if (p) await p;
+        }
+      }
+      if (sources.length === 0) return [];
       const resolver = new RowResolver(ro, this.options.familyOptions);
       const it = sources.length === 1 ? sources[0]! : new MergingIterator(sources);
       const s = it.seek(start);
@@ -760,17 +775,14 @@ export class Store {
     }
   }
 
-  /** Files whose row range holds the row: every level-0 file, at most one per deeper level. */
-  private candidateFiles(version: Version, rowKey: Uint8Array): FileMeta[] {
-    const out: FileMeta[] = [];
-    for (const level of version.levels) {
-      for (const f of level) {
-        if (compareRowPrefix(f.smallest, rowKey) <= 0 && compareRowPrefix(f.largest, rowKey) >= 0) {
-          out.push(f);
-        }
-      }
-    }
-    return out;
+  /** Adds the table's iterator when its filter may hold the row; a Promise only to open it. */
+  private addTable(sources: EntryIterator[], f: FileMeta, start: Uint8Array): Promise<void> | void {
+    const add = (reader: TableReader): void => {
+      if (reader.mayContain(start)) sources.push(reader.iterator());
+    };
+    const reader = this.tables.peek(f.fileNumber);
+    if (reader) return add(reader);
+    return this.tables.get(f.fileNumber).then(add);
   }
 
   /** Rows in order from startRow to stopRow (exclusive), each with its visible cells. */
@@ -897,7 +909,38 @@ function compareBytesRaw(a: Uint8Array, b: Uint8Array): number {
   return a.length - b.length;
 }
 
-/** Compares the row part of an internal key with a row start key (escaped row + terminator). */
-function compareRowPrefix(key: Uint8Array, rowKey: Uint8Array): number {
-  return compareBytesRaw(key.subarray(0, rowPrefixLength(key)), rowKey);
+/** A file's row range as row start keys, computed once per file (files are immutable). */
+const fileRows = new WeakMap<FileMeta, { lo: Uint8Array; hi: Uint8Array }>();
+
+function rowsOf(f: FileMeta): { lo: Uint8Array; hi: Uint8Array } {
+  let r = fileRows.get(f);
+  if (!r) {
+    r = { lo: rowPrefix(f.smallest), hi: rowPrefix(f.largest) };
+    fileRows.set(f, r);
+  }
+  return r;
+}
+
+function fileHoldsRow(f: FileMeta, rowKey: Uint8Array): boolean {
+  const r = rowsOf(f);
+  return compareBytesRaw(r.lo, rowKey) <= 0 && compareBytesRaw(r.hi, rowKey) >= 0;
+}
+
+/** The file of a level >= 1 (sorted, disjoint) whose row range holds the row, by binary search. */
+function findFileForRow(files: readonly FileMeta[], rowKey: Uint8Array): FileMeta | undefined {
+  let lo = 0;
+  let hi = files.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (compareBytesRaw(rowsOf(files[mid]!).hi, rowKey) < 0) lo = mid + 1;
+    else hi = mid;
+  }
+  const f = files[lo];
+  return f && compareBytesRaw(rowsOf(f).lo, rowKey) <= 0 ? f : undefined;
+}
+
+function memtableHasRow(mem: Memtable, rowKey: Uint8Array): boolean {
+  if (mem.count === 0) return false;
+  const e = mem.get(rowKey);
+  return e !== undefined && hasPrefix(e.key, rowKey);
 }
