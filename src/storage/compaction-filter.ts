@@ -246,6 +246,16 @@ export class CompactionFilter {
     return false;
   }
 
+  /** The escaped family (with terminator) whose options familyMax and ttl hold. */
+  private lookedUp: Uint8Array | undefined;
+
+  private sameFamilyAsLookedUp(key: Uint8Array, rowLen: number, famEnd: number): boolean {
+    const f = this.lookedUp;
+    if (f === undefined || f.length !== famEnd - rowLen) return false;
+    for (let i = 0; i < f.length; i++) if (key[rowLen + i] !== f[i]) return false;
+    return true;
+  }
+
   private sameColumn(key: Uint8Array, colLen: number): boolean {
     if (colLen !== this.colLen) return false;
     const buf = this.colBuf;
@@ -263,7 +273,9 @@ export class CompactionFilter {
     if (colLen > this.colBuf.length) {
       this.colBuf = new Uint8Array(Math.max(colLen, 2 * this.colBuf.length));
     }
-    this.colBuf.set(key.subarray(0, colLen));
+    // A loop, not set(subarray): a view of a small on-heap key costs V8 more than the copy.
+    const buf = this.colBuf;
+    for (let i = 0; i < colLen; i++) buf[i] = key[i]!;
     this.colLen = colLen;
     this.rowLen = rowLen;
     this.famEnd = famEnd;
@@ -275,10 +287,13 @@ export class CompactionFilter {
         // The empty family holds the row tombstones only.
         this.familyMax = Number.MAX_SAFE_INTEGER;
         this.ttl = undefined;
-      } else {
+        this.lookedUp = undefined;
+      } else if (!this.sameFamilyAsLookedUp(key, rowLen, famEnd)) {
+        // Rows after rows: the family is usually the one looked up last; the lookup allocates.
         const o = this.familyLookup(unescapeRange(key, rowLen, famEnd - 2));
         this.familyMax = o.maxVersions;
         this.ttl = o.ttlMicros;
+        this.lookedUp = key.slice(rowLen, famEnd);
       }
     }
     this.columnDeleteTs = none;

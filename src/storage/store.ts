@@ -200,6 +200,7 @@ export class Store {
       bloomBitsPerKey: options.bloomBitsPerKey,
       compression: options.compression,
       filterKey: rowPrefix,
+      filterKeyLength: rowPrefixLength,
     };
     this.memRandom = new Prng(env.random.uint32());
     this.mem = this.newMemtable();

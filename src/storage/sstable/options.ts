@@ -22,6 +22,12 @@ export interface TableOptions {
    * must ask `mayContain` with the same function's output.
    */
   readonly filterKey?: (key: Uint8Array) => Uint8Array;
+  /**
+   * The same as `filterKey` for a filter key that is a prefix of the key, given as its length:
+   * the builder then never makes a view per key (views of small keys are costly in V8), which
+   * matters on the flush and compaction path. Takes precedence over `filterKey`.
+   */
+  readonly filterKeyLength?: (key: Uint8Array) => number;
 }
 
 export const blockBytesDefault = 4096;
@@ -39,6 +45,7 @@ export interface ResolvedTableOptions {
   readonly compression: Compression;
   readonly bloomBitsPerKey: number;
   readonly filterKey: ((key: Uint8Array) => Uint8Array) | undefined;
+  readonly filterKeyLength: ((key: Uint8Array) => number) | undefined;
 }
 
 function integerIn(name: string, v: number, lo: number, hi: number): number {
@@ -69,5 +76,6 @@ export function resolveTableOptions(o: TableOptions): ResolvedTableOptions {
       bloomBitsPerKeyMax,
     ),
     filterKey: o.filterKey,
+    filterKeyLength: o.filterKeyLength,
   };
 }

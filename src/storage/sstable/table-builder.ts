@@ -178,6 +178,11 @@ export class TableBuilder {
   }
 
   private addToFilter(key: Uint8Array): void {
+    const prefixLength = this.options.filterKeyLength;
+    if (prefixLength) {
+      this.addPrefixToFilter(key, prefixLength(key));
+      return;
+    }
     const filterKey = this.options.filterKey;
     if (!filterKey) {
       this.bloom!.add(key); // keys are distinct already
@@ -190,6 +195,28 @@ export class TableBuilder {
     if (this.lastFilterKey.length < fk.length) this.lastFilterKey = new Uint8Array(fk.length * 2);
     this.lastFilterKey.set(fk);
     this.lastFilterKeyLength = fk.length;
+  }
+
+  /** addToFilter for a prefix filter key: compares and copies in place, one view per row. */
+  private addPrefixToFilter(key: Uint8Array, n: number): void {
+    let last = this.lastFilterKey;
+    if (n === this.lastFilterKeyLength) {
+      let same = true;
+      for (let i = n - 1; i >= 0; i--) {
+        if (key[i] !== last[i]) {
+          same = false;
+          break;
+        }
+      }
+      if (same) return;
+    }
+    // Off-heap from the start (over 64 bytes), so the view below costs V8 nothing extra.
+    if (last.length < n || last.length <= 64) {
+      last = this.lastFilterKey = new Uint8Array(Math.max(128, n * 2));
+    }
+    for (let i = 0; i < n; i++) last[i] = key[i]!;
+    this.lastFilterKeyLength = n;
+    this.bloom!.add(last.subarray(0, n));
   }
 
   private addIndexEntry(separator: Uint8Array, handle: BlockHandle): void {

@@ -252,6 +252,13 @@ describe('TableBuilder + TableReader on real files', () => {
     await plain.close();
   });
 
+  it('builds the same filter from filterKeyLength as from the equivalent filterKey', async () => {
+    const rows = randomEntries(new Prng(13), 5_000);
+    await writeTable(env.fs, '/byview.sst', rows, { filterKey: (k) => k.subarray(0, 12) });
+    await writeTable(env.fs, '/bylength.sst', rows, { filterKeyLength: () => 12 });
+    expect(await env.fs.readFile('/bylength.sst')).toEqual(await env.fs.readFile('/byview.sst'));
+  });
+
   it('holds one entry, huge values and empty keys and values', async () => {
     const big = new Prng(1).bytes(1 << 20);
     const rows: Entry[] = [
