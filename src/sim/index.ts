@@ -4,11 +4,12 @@
  */
 import type { Scenario } from './scenario.js';
 import { rpcScenario } from './scenarios/rpc.js';
+import { storageScenario } from './scenarios/storage.js';
 
 export type { Scenario, ScenarioContext, ScenarioResult } from './scenario.js';
 export { runScenario, formatOutcome, replayCommand, type SimRunOutcome } from './runner.js';
 
-export const SCENARIOS: readonly Scenario[] = [rpcScenario];
+export const SCENARIOS: readonly Scenario[] = [rpcScenario, storageScenario];
 
 export function findScenario(name: string): Scenario | undefined {
   return SCENARIOS.find((s) => s.name === name);

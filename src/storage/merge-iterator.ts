@@ -145,11 +145,11 @@ export class MergingIterator implements EntryIterator {
   ): Promise<void> {
     this.moving = true;
     try {
-      for (const p of pending) {
-        try {
-          await p;
-        } catch (err) {
-          if (!failed) error = err;
+      // allSettled attaches a handler to every read at once: awaiting them one by one would leave
+      // a later read that fails first without a handler (an unhandled rejection).
+      for (const r of await Promise.allSettled(pending)) {
+        if (r.status === 'rejected') {
+          if (!failed) error = r.reason;
           failed = true;
         }
       }

@@ -386,7 +386,9 @@ export class Store {
     let slowed = false;
     for (;;) {
       if (this.failure) throw this.failure;
-      if (this.closed) throw new TesseraError('SHUTTING_DOWN', 'store is closed');
+      // Closing stops compactions, so a writer waiting for room would wait forever: the writes
+      // still queued are refused (never acknowledged, so nothing acknowledged is lost).
+      if (this.closing || this.closed) throw new TesseraError('SHUTTING_DOWN', 'store is closing');
       const l0 = this.versions.current.files(0).length;
       const leveled = this.options.compactionStyle === 'leveled';
       const stop = leveled ? this.options.l0StopTrigger : this.options.l0StopTrigger * 4;
@@ -437,7 +439,14 @@ export class Store {
     this.walNumber = next.number;
     // Everything in the old WAL must be durable before the new one holds acknowledged writes
     // (recovery replays WALs in order); writers wait for this switch, so none is in between.
-    await oldWal.close();
+    try {
+      await oldWal.close();
+    } catch (err) {
+      // The old WAL's tail may not be durable: a later write must not become durable in the
+      // new WAL ahead of it, so the store takes no more writes.
+      this.failure ??= toTesseraError(err);
+      throw this.failure;
+    }
     this.stats.walSyncs += oldWal.syncCount;
     this.scheduleBackground();
   }
@@ -446,7 +455,9 @@ export class Store {
   // Background flush and compaction
 
   private scheduleBackground(): void {
-    if (this.closed) return;
+    // After a failure nothing more is written (and a flush loop that ends at once on the failure
+    // must not restart itself from its finally, forever).
+    if (this.closed || this.failure) return;
     if (!this.flushing && this.frozen.length > 0) {
       this.flushing = true;
       void this.runFlushes();
@@ -654,6 +665,7 @@ export class Store {
       await this.manualCompaction;
     } finally {
       this.manualCompaction = undefined;
+      this.wake(); // close() may be waiting for it
       this.scheduleBackground();
     }
   }
@@ -668,6 +680,7 @@ export class Store {
         await this.switchMemtable();
       } finally {
         this.writing = false;
+        this.wake(); // close() may be waiting for it
         // Writes that queued while the memtable switched have no writer yet.
         if (this.queue.length > 0) void this.runWriter();
       }
@@ -878,23 +891,30 @@ export class Store {
   }
 
   /**
-   * Stops taking writes, finishes the ones queued, makes the WAL durable and closes files.
-   * Frozen memtables not yet flushed stay in their WALs and are replayed at the next open.
+   * Stops taking writes: a group already committing finishes, writes still queued are refused
+   * with SHUTTING_DOWN (never acknowledged). Waits for running flushes (a compaction stops at
+   * once), makes the WAL durable and closes files; rejects when the store had failed, since it
+   * cannot then vouch for every acknowledged write. Frozen memtables not yet flushed stay in
+   * their WALs and are replayed at the next open.
    */
   async close(): Promise<void> {
     if (this.closed || this.closing) return;
     this.closing = true;
+    this.wake(); // writers stalled for room now give up (makeRoomForWrite)
     while (this.writing || this.flushing || this.compacting || this.manualCompaction) {
       await this.stall();
     }
     this.closed = true;
     try {
-      if (!this.failure) await this.wal.close();
+      // The WAL's own close makes every appended record durable, or reports that it could not.
+      await this.wal.close();
     } finally {
       await this.tables.closeAll();
       await this.versions.close();
       this.wake();
     }
+    // A failed store cannot say that everything it acknowledged is durable: close says so.
+    if (this.failure) throw this.failure;
   }
 }
 
