@@ -43,7 +43,7 @@ import {
   timestampOf,
 } from './key.js';
 import { LevelIterator } from './level-iterator.js';
-import { readLog } from './log/index.js';
+import { readLog, recordBytes } from './log/index.js';
 import {
   joinPath,
   parseFileName,
@@ -219,7 +219,10 @@ export class Store {
     try {
       await store.recover();
     } catch (err) {
-      await store.tables.closeAll();
+      // Leave nothing open behind a failed open; the first error is the one to report.
+      await store.tables.closeAll().catch(() => undefined);
+      await (store.wal as Wal | undefined)?.close().catch(() => undefined);
+      await versions.close().catch(() => undefined);
       throw err;
     }
     store.scheduleBackground();
@@ -370,7 +373,7 @@ export class Store {
     this.memMinTimestamp = minTs;
     if (minTs < this.writtenMinTimestamp) this.writtenMinTimestamp = minTs;
     this.lastSeq = firstSeq + entries.length - 1;
-    this.stats.walBytes += payload.length;
+    this.stats.walBytes += recordBytes(payload.length);
     for (const w of group) {
       this.stats.userBytes += w.bytes;
       w.resolve();
