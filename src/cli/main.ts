@@ -1,5 +1,6 @@
 import { Command } from 'commander';
 import { benchCommand } from './bench/index.js';
+import { checkCommand } from './check-command.js';
 import { localCommand } from './local-command.js';
 import { nodeCommand } from './node-command.js';
 import { pingCommand } from './ping-command.js';
@@ -17,7 +18,8 @@ export async function main(argv: readonly string[]): Promise<number | undefined>
     .addCommand(nodeCommand())
     .addCommand(pingCommand())
     .addCommand(simCommand())
-    .addCommand(benchCommand());
+    .addCommand(benchCommand())
+    .addCommand(checkCommand());
   await program.parseAsync([...argv]);
   return undefined;
 }
