@@ -1,7 +1,17 @@
 /**
- * Lock service: replicated namespace, sessions, locks, watches (issue: lock service).
- *
- * Nothing is exported yet: this layer arrives with its issue. The folder exists so the layer
- * map of DESIGN.md is visible in the tree and imports only point downward.
+ * Lock service: the replicated namespace, sessions, locks with sequencers, and the watch
+ * events applying a command causes — the deterministic state machine every Raft replica of
+ * the lock service applies in log order (see DESIGN.md, "Lock service").
  */
-export {};
+export * from './path.js';
+export * from './commands.js';
+export * from './watches.js';
+export { MAX_DATA_BYTES, SEQUENTIAL_DIGITS } from './namespace.js';
+export { MAX_SESSION_TTL_MS, MIN_SESSION_TTL_MS, type SessionInfo } from './sessions.js';
+export type { LockGrant, LockHolder, LockState, LockWaiter } from './locks.js';
+export {
+  LockStateMachine,
+  SNAPSHOT_FORMAT,
+  SNAPSHOT_MAGIC,
+  type ApplyOutput,
+} from './state-machine.js';

@@ -28,6 +28,13 @@ export const ERROR_CODES = {
   OVERLOADED: 'The server refused the request to protect itself (too many in flight).',
   SHUTTING_DOWN: 'The server is stopping and takes no new requests.',
   SIMULATION_FAILED: 'A simulator run found a violated property; its seed replays it.',
+  INVALID_PATH:
+    'A lock-service path is malformed: not absolute, empty or dot segments, unprintable, too long or too deep.',
+  BAD_VERSION: 'A compare-and-set named a version that is not the current version of the node.',
+  NOT_EMPTY: 'A node that still has children cannot be deleted.',
+  SESSION_EXPIRED:
+    'The lock-service session does not exist: it was closed or expired, or never opened.',
+  LOCK_NOT_HELD: 'The session neither holds nor waits for the named lock.',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
