@@ -58,6 +58,7 @@ export function decodeConfig(data: Uint8Array): Config {
   const voters: NodeId[] = [];
   for (let i = 0; i < count; i++) voters.push(view.getUint32(4 + 4 * i));
   const config = makeConfig(voters);
-  assert(config.voters.length === count, 'config entry repeats a voter');
+  // Stored bytes, not an invariant of this process: damage is CORRUPTION, not an assertion.
+  if (config.voters.length !== count) throw corruption('config entry repeats a voter');
   return config;
 }
