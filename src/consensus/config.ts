@@ -1,7 +1,6 @@
 /**
  * Voter sets: their encoding inside config entries, quorum arithmetic and single-voter change.
  */
-import { assert } from '../util/assert.js';
 import { corruption, invalidArgument } from '../util/errors.js';
 import type { ConfChange, Config, NodeId } from './types.js';
 
