@@ -1,7 +1,54 @@
 /**
- * Data model: cells, mutations, rows, schemas, filters, tablets (issue: first usable store).
- *
- * Nothing is exported yet: this layer arrives with its issue. The folder exists so the layer
- * map of DESIGN.md is visible in the tree and imports only point downward.
+ * The data model: table schemas, mutations, read specs, filters and the tablet that applies
+ * them to one key range of a table over one storage Store.
  */
-export {};
+export { toBytes, type Bytes } from './bytes.js';
+export type { Cell, RowResult } from '../storage/index.js';
+export {
+  decodeTableSchema,
+  encodeTableSchema,
+  familyDefaults,
+  familyOptionsLookup,
+  familyOptionsOf,
+  findFamily,
+  storeOptionsFor,
+  tableSchema,
+  type Compression,
+  type FamilySchema,
+  type FamilySpec,
+  type Placement,
+  type TableSchema,
+  type TableSpec,
+} from './schema.js';
+export {
+  checkMutation,
+  defaultMutationLimits,
+  Mutation,
+  mutationBytes,
+  toWriteBatch,
+  type MutationLimits,
+  type MutationOp,
+} from './mutation.js';
+export {
+  prefixEnd,
+  readPlan,
+  scanPlan,
+  scanRange,
+  type ColumnSpec,
+  type GetSpec,
+  type ReadPlan,
+  type ScanPlan,
+  type ScanSpec,
+  type TimeRange,
+} from './read-spec.js';
+export { applyFilter, compareWith, filterColumns, type CompareOp, type Filter } from './filters.js';
+export { TimestampOracle } from './timestamp-oracle.js';
+export {
+  decodeInt64,
+  encodeInt64,
+  Tablet,
+  type BatchResult,
+  type Condition,
+  type TabletOptions,
+  type WriteResult,
+} from './tablet.js';

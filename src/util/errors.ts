@@ -35,6 +35,8 @@ export const ERROR_CODES = {
   SESSION_EXPIRED:
     'The lock-service session does not exist: it was closed or expired, or never opened.',
   LOCK_NOT_HELD: 'The session neither holds nor waits for the named lock.',
+  NOT_SERVING:
+    'The tablet does not serve that row (out of range, closed, split or moved); refresh its location.',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -1,0 +1,246 @@
+/**
+ * Table schemas: the column families a table declares (retention, compression, bloom filter,
+ * block size) and its placement (ordered, or hashed with a replication factor).
+ *
+ * `tableSchema()` fills defaults and validates; a TableSchema value is always valid and frozen.
+ * `encodeTableSchema()` is JSON with a fixed field order (so equal schemas encode to equal
+ * bytes) for durable storage; `decodeTableSchema()` validates what it reads.
+ */
+import {
+  defaultFamilyOptions,
+  type Compression,
+  type FamilyOptions,
+  type FamilyOptionsLookup,
+  type StoreOptions,
+} from '../storage/index.js';
+import { fromUtf8, utf8 } from '../util/bytes.js';
+import { corruption, invalidArgument, isTesseraError } from '../util/errors.js';
+
+export type { Compression };
+
+export interface FamilySchema {
+  readonly name: string;
+  /** Versions kept per column (default 1, as in HBase). */
+  readonly maxVersions: number;
+  /** Cells older than this expire; undefined: never. */
+  readonly ttlSeconds?: number;
+  readonly compression: Compression;
+  readonly bloomFilter: boolean;
+  /** Target data block size in bytes. */
+  readonly blockSize: number;
+}
+
+export type Placement =
+  { readonly kind: 'ordered' } | { readonly kind: 'hashed'; readonly replicationFactor: number };
+
+export interface TableSchema {
+  readonly name: string;
+  readonly families: readonly FamilySchema[];
+  readonly placement: Placement;
+}
+
+/** What a caller writes: everything but the names may be left to the defaults. */
+export type FamilySpec = Pick<FamilySchema, 'name'> & Partial<Omit<FamilySchema, 'name'>>;
+
+export interface TableSpec {
+  readonly name: string;
+  readonly families: readonly FamilySpec[];
+  readonly placement?: Placement;
+}
+
+export const tableNameBytesMax = 128;
+export const familyNameBytesMax = 64;
+export const familiesMax = 256;
+export const familyMaxVersionsMax = 1_000_000;
+export const blockSizeMin = 256;
+export const blockSizeMax = 16 * 1024 * 1024;
+export const replicationFactorMax = 15;
+/** TTL bound: its microseconds must stay a safe integer. */
+export const ttlSecondsMax = 100 * 365 * 24 * 3600;
+
+export const familyDefaults = Object.freeze({
+  maxVersions: 1,
+  compression: 'none' as Compression,
+  bloomFilter: true,
+  blockSize: 64 * 1024,
+});
+
+const namePattern = /^[A-Za-z0-9_.-]+$/;
+/** Bits per key when a family asks for a bloom filter. */
+const bloomBitsPerKey = 10;
+
+function checkName(what: string, name: unknown, max: number): string {
+  if (typeof name !== 'string' || name.length === 0) {
+    throw invalidArgument(`${what} name must be a non-empty string`);
+  }
+  if (name.length > max) {
+    throw invalidArgument(`${what} name '${name.slice(0, 32)}…' is longer than ${max} characters`);
+  }
+  if (!namePattern.test(name)) {
+    throw invalidArgument(`${what} name '${name}' may only hold [A-Za-z0-9_.-]`);
+  }
+  if (name === '.' || name === '..') throw invalidArgument(`${what} name must not be '${name}'`);
+  return name;
+}
+
+function checkInt(what: string, v: unknown, min: number, max: number): number {
+  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < min || v > max) {
+    throw invalidArgument(`${what} must be an integer in [${min}, ${max}], got ${String(v)}`);
+  }
+  return v;
+}
+
+function familySchema(spec: FamilySpec): FamilySchema {
+  if (typeof spec !== 'object' || spec === null) throw invalidArgument('family must be an object');
+  const name = checkName('column family', spec.name, familyNameBytesMax);
+  const where = `family '${name}'`;
+  const maxVersions = checkInt(
+    `${where} maxVersions`,
+    spec.maxVersions ?? familyDefaults.maxVersions,
+    1,
+    familyMaxVersionsMax,
+  );
+  const compression = spec.compression ?? familyDefaults.compression;
+  if (compression !== 'none' && compression !== 'snappy') {
+    throw invalidArgument(`${where} compression must be 'none' or 'snappy'`);
+  }
+  const bloomFilter = spec.bloomFilter ?? familyDefaults.bloomFilter;
+  if (typeof bloomFilter !== 'boolean')
+    throw invalidArgument(`${where} bloomFilter must be boolean`);
+  const blockSize = checkInt(
+    `${where} blockSize`,
+    spec.blockSize ?? familyDefaults.blockSize,
+    blockSizeMin,
+    blockSizeMax,
+  );
+  const out: FamilySchema = { name, maxVersions, compression, bloomFilter, blockSize };
+  if (spec.ttlSeconds !== undefined) {
+    const ttlSeconds = checkInt(`${where} ttlSeconds`, spec.ttlSeconds, 1, ttlSecondsMax);
+    return Object.freeze({ ...out, ttlSeconds });
+  }
+  return Object.freeze(out);
+}
+
+function placementOf(p: Placement | undefined): Placement {
+  if (p === undefined) return Object.freeze({ kind: 'ordered' });
+  if (typeof p !== 'object' || p === null) throw invalidArgument('placement must be an object');
+  if (p.kind === 'ordered') return Object.freeze({ kind: 'ordered' });
+  if (p.kind === 'hashed') {
+    const replicationFactor = checkInt(
+      'placement replicationFactor',
+      p.replicationFactor,
+      1,
+      replicationFactorMax,
+    );
+    return Object.freeze({ kind: 'hashed', replicationFactor });
+  }
+  throw invalidArgument(`placement kind must be 'ordered' or 'hashed'`);
+}
+
+/** A validated, frozen schema with defaults filled in; INVALID_ARGUMENT naming what is wrong. */
+export function tableSchema(spec: TableSpec): TableSchema {
+  if (typeof spec !== 'object' || spec === null) throw invalidArgument('schema must be an object');
+  const name = checkName('table', spec.name, tableNameBytesMax);
+  if (!Array.isArray(spec.families) || spec.families.length === 0) {
+    throw invalidArgument(`table '${name}' must declare at least one column family`);
+  }
+  if (spec.families.length > familiesMax) {
+    throw invalidArgument(`table '${name}' declares more than ${familiesMax} column families`);
+  }
+  const families = spec.families.map(familySchema);
+  const seen = new Set<string>();
+  for (const f of families) {
+    if (seen.has(f.name)) throw invalidArgument(`column family '${f.name}' is declared twice`);
+    seen.add(f.name);
+  }
+  return Object.freeze({
+    name,
+    families: Object.freeze(families),
+    placement: placementOf(spec.placement),
+  });
+}
+
+export function findFamily(schema: TableSchema, name: string): FamilySchema | undefined {
+  return schema.families.find((f) => f.name === name);
+}
+
+/** The family's retention as the storage engine applies it. */
+export function familyOptionsOf(f: FamilySchema): FamilyOptions {
+  return Object.freeze({
+    maxVersions: f.maxVersions,
+    ttlMicros: f.ttlSeconds === undefined ? undefined : f.ttlSeconds * 1_000_000,
+  });
+}
+
+/**
+ * The lookup a Store needs. Families the schema does not declare (a dropped family whose cells
+ * are still stored) get the storage default; reads never select them.
+ */
+export function familyOptionsLookup(schema: TableSchema): FamilyOptionsLookup {
+  const byName = new Map<string, FamilyOptions>();
+  for (const f of schema.families) byName.set(f.name, familyOptionsOf(f));
+  return (family) => byName.get(fromUtf8(family)) ?? defaultFamilyOptions;
+}
+
+/**
+ * Store options for a tablet of the table. One store holds every family, so block-level
+ * settings are merged: snappy when any family asks for it, the smallest block size, and bloom
+ * filters when any family wants them.
+ */
+export function storeOptionsFor(
+  schema: TableSchema,
+): Pick<StoreOptions, 'familyOptions' | 'compression' | 'blockBytes' | 'bloomBitsPerKey'> {
+  const fs = schema.families;
+  return {
+    familyOptions: familyOptionsLookup(schema),
+    compression: fs.some((f) => f.compression === 'snappy') ? 'snappy' : 'none',
+    blockBytes: Math.min(...fs.map((f) => f.blockSize)),
+    bloomBitsPerKey: fs.some((f) => f.bloomFilter) ? bloomBitsPerKey : 0,
+  };
+}
+
+function familyJson(f: FamilySchema): Record<string, unknown> {
+  const o: Record<string, unknown> = { name: f.name, maxVersions: f.maxVersions };
+  if (f.ttlSeconds !== undefined) o['ttlSeconds'] = f.ttlSeconds;
+  o['compression'] = f.compression;
+  o['bloomFilter'] = f.bloomFilter;
+  o['blockSize'] = f.blockSize;
+  return o;
+}
+
+/** Stable bytes: the same schema always encodes to the same UTF-8 JSON. */
+export function encodeTableSchema(schema: TableSchema): Uint8Array {
+  const placement =
+    schema.placement.kind === 'ordered'
+      ? { kind: 'ordered' }
+      : { kind: 'hashed', replicationFactor: schema.placement.replicationFactor };
+  return utf8(
+    JSON.stringify({
+      version: 1,
+      name: schema.name,
+      families: schema.families.map(familyJson),
+      placement,
+    }),
+  );
+}
+
+/** Decodes and validates stored schema bytes; CORRUPTION when they are not a valid schema. */
+export function decodeTableSchema(bytes: Uint8Array): TableSchema {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(fromUtf8(bytes));
+  } catch (err) {
+    throw corruption(`table schema is not JSON: ${(err as Error).message}`);
+  }
+  if (typeof parsed !== 'object' || parsed === null)
+    throw corruption('table schema is not an object');
+  const o = parsed as Record<string, unknown>;
+  if (o['version'] !== 1) throw corruption(`unknown table schema version ${String(o['version'])}`);
+  try {
+    return tableSchema(o as unknown as TableSpec);
+  } catch (err) {
+    if (isTesseraError(err, 'INVALID_ARGUMENT'))
+      throw corruption(`bad table schema: ${err.message}`);
+    throw err;
+  }
+}
