@@ -35,6 +35,10 @@ export const ERROR_CODES = {
   SESSION_EXPIRED:
     'The lock-service session does not exist: it was closed or expired, or never opened.',
   LOCK_NOT_HELD: 'The session neither holds nor waits for the named lock.',
+  NOT_LEADER:
+    'This replica is not the leader (or is handing leadership over); retry at details.leaderHint.',
+  UNAVAILABLE:
+    'The outcome of the request is unknown (its log entry was replaced or folded into a snapshot); it may or may not have taken effect.',
   NOT_SERVING:
     'The tablet does not serve that row (out of range, closed, split or moved); refresh its location.',
 } as const;

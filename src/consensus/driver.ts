@@ -1,0 +1,381 @@
+/**
+ * RaftNode: the thin driver that does a Raft replica's I/O through the Env.
+ *
+ * Inputs (ticks from `env.timers.every`, messages from `receive`, proposals, reads) are queued
+ * and fed to the pure `Raft` by one loop, which then handles each Ready in the order types.ts
+ * requires: `storage.save(rd)` (fsynced), then send its messages, restore its snapshot, apply
+ * its committed entries in order, answer its read states, then `advance(rd)`. No message
+ * leaves before the state it depends on is durable. Raft forbids input between `ready()` and
+ * `advance()`, which is why everything goes through the queue.
+ *
+ * Proposals resolve when their entry is applied (same index and term); if a different entry
+ * (another leader's) is applied at that index, the proposal rejects. Errors: a refusal is
+ * NOT_LEADER with `details.reason` = the Refusal reason ('not-leader', 'transferring',
+ * 'conf-change-pending') and `details.leaderHint`; an overwritten proposal is NOT_LEADER with
+ * reason 'overwritten' (it certainly did not take effect); one folded into a snapshot before
+ * it was seen is UNAVAILABLE (outcome unknown); a full leader is OVERLOADED; no answer within
+ * `requestTimeoutMs` is DEADLINE_EXCEEDED (outcome unknown); `stop()` rejects what is pending
+ * with SHUTTING_DOWN.
+ */
+import { TesseraError } from '../util/errors.js';
+import type { Env, Timer } from '../env/types.js';
+import { Raft, type RaftOptions, type RaftStatus } from './raft.js';
+import { RaftStorage } from './raft-storage.js';
+import type {
+  Entry,
+  Message,
+  NodeId,
+  ProposeResult,
+  ReadState,
+  Ready,
+  Refusal,
+  Snapshot,
+} from './types.js';
+
+/** How messages leave; best effort (Raft retries what is lost). */
+export interface Transport {
+  send(to: NodeId, msg: Message): void;
+}
+
+export type RaftTuning = Omit<RaftOptions, 'id' | 'voters' | 'storage' | 'random' | 'applied'>;
+
+export interface RaftNodeOptions {
+  readonly env: Env;
+  readonly id: NodeId;
+  /** The initial voters of a brand-new cluster (ignored once a snapshot holds the config). */
+  readonly voters: readonly NodeId[];
+  /** Directory (in env.fs) for RaftStorage. */
+  readonly dir: string;
+  readonly transport: Transport;
+  /** Called with every committed entry (normal, config and noop), in index order. */
+  readonly apply: (entry: Entry) => void;
+  /** Replaces the state machine with a snapshot's; required when snapshots can occur. */
+  readonly restore?: (snapshot: Snapshot) => void;
+  /**
+   * Local compaction: once this many entries were applied since the last snapshot, `capture()`
+   * the state machine and compact the log. Both or neither.
+   */
+  readonly snapshotEntries?: number;
+  readonly capture?: () => Uint8Array;
+  readonly tickMs?: number;
+  readonly requestTimeoutMs?: number;
+  readonly tuning?: RaftTuning;
+}
+
+export const TICK_MS_DEFAULT = 100;
+export const REQUEST_TIMEOUT_MS_DEFAULT = 10_000;
+/** Queued inputs (messages, proposals, reads); beyond it messages drop, requests are OVERLOADED. */
+export const INPUTS_QUEUED_MAX = 4096;
+/** Ticks queued while a save runs; more are coalesced away (time is not worth queuing). */
+export const TICKS_QUEUED_MAX = 4;
+
+interface Pending<T> {
+  readonly resolve: (value: T) => void;
+  readonly reject: (err: unknown) => void;
+  readonly timer: Timer;
+}
+
+interface PendingProposal extends Pending<{ index: number; term: number }> {
+  readonly term: number;
+}
+
+interface PendingRead extends Pending<number> {
+  /** The read state's index, once the leader answered. */
+  index: number | undefined;
+}
+
+export class RaftNode {
+  readonly id: NodeId;
+  private readonly env: Env;
+  private readonly raft: Raft;
+  private readonly inputs: (() => void)[] = [];
+  private ticksQueued = 0;
+  private readonly proposals = new Map<number, PendingProposal>();
+  private readonly reads = new Map<string, PendingRead>();
+  private readonly ticker: Timer;
+  private readonly readNonce: string;
+  private readCount = 0;
+  private applied: number;
+  private snapshotIndex: number;
+  private looping = false;
+  private loopDone: Promise<void> = Promise.resolve();
+  private stopped = false;
+  /** The error that stopped the node (a failed save, an apply that threw), if any. */
+  failure: unknown = undefined;
+
+  private constructor(
+    private readonly opts: RaftNodeOptions,
+    private readonly storage: RaftStorage,
+    raft: Raft,
+    snapshotIndex: number,
+  ) {
+    this.id = opts.id;
+    this.env = opts.env;
+    this.raft = raft;
+    this.applied = snapshotIndex;
+    this.snapshotIndex = snapshotIndex;
+    this.readNonce = this.env.random.uint32().toString(16);
+    this.ticker = this.env.timers.every(opts.tickMs ?? TICK_MS_DEFAULT, () => this.onTick());
+  }
+
+  /** Opens the storage in `opts.dir`, restores the latest snapshot and starts ticking. */
+  static async start(opts: RaftNodeOptions): Promise<RaftNode> {
+    if ((opts.snapshotEntries === undefined) !== (opts.capture === undefined)) {
+      throw new TesseraError('INVALID_ARGUMENT', 'snapshotEntries and capture go together');
+    }
+    const { storage, persisted } = await RaftStorage.open(opts.env, opts.dir);
+    if (persisted.snapshot) {
+      if (!opts.restore) {
+        throw new TesseraError('INVALID_ARGUMENT', 'storage holds a snapshot but no restore()');
+      }
+      opts.restore(persisted.snapshot);
+    }
+    const raft = new Raft({
+      ...opts.tuning,
+      id: opts.id,
+      voters: opts.voters,
+      storage: persisted,
+      random: opts.env.random,
+    });
+    return new RaftNode(opts, storage, raft, persisted.snapshot?.meta.index ?? 0);
+  }
+
+  status(): RaftStatus {
+    return this.raft.status();
+  }
+
+  get appliedIndex(): number {
+    return this.applied;
+  }
+
+  /** Hands an incoming message to Raft (dropped when not for us, stopped or too many queued). */
+  receive(msg: Message): void {
+    if (msg.to !== this.id || this.stopped || this.inputs.length >= INPUTS_QUEUED_MAX) return;
+    this.push(() => this.raft.step(msg));
+  }
+
+  /** Proposes `data`; resolves with its (index, term) once this replica applied it. */
+  propose(data: Uint8Array): Promise<{ index: number; term: number }> {
+    return new Promise((resolve, reject) => {
+      if (!this.admit(reject)) return;
+      this.push(() => {
+        const result: ProposeResult = this.raft.propose(data);
+        if (!result.ok) {
+          reject(refusalError(result));
+          return;
+        }
+        const timer = this.env.timers.after(this.timeoutMs(), () => {
+          if (this.proposals.get(result.index)?.timer !== timer) return;
+          this.proposals.delete(result.index);
+          reject(deadline('proposal', result.index));
+        });
+        // A stale proposal at this index lost its entry to another leader's log.
+        this.settleProposal(result.index, undefined);
+        this.proposals.set(result.index, { term: result.term, resolve, reject, timer });
+      });
+    });
+  }
+
+  /**
+   * A linearizable read point: resolves with an index once this replica has applied at least
+   * that far and the leader confirmed it still led when the read began. Serve the read from
+   * the state machine right after it resolves.
+   */
+  read(): Promise<number> {
+    return new Promise((resolve, reject) => {
+      if (!this.admit(reject)) return;
+      const ctx = `${this.id}.${this.readNonce}.${this.readCount++}`;
+      this.push(() => {
+        const result = this.raft.readIndex(ctx);
+        if (!result.ok) {
+          reject(refusalError(result));
+          return;
+        }
+        const timer = this.env.timers.after(this.timeoutMs(), () => {
+          if (!this.reads.delete(ctx)) return;
+          reject(deadline('read', undefined));
+        });
+        this.reads.set(ctx, { resolve, reject, timer, index: undefined });
+      });
+    });
+  }
+
+  /** Stops ticking, waits for the loop, closes the storage; pending requests reject. */
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    this.ticker.cancel();
+    await this.loopDone;
+    this.rejectAll(new TesseraError('SHUTTING_DOWN', `raft node ${this.id} stopped`));
+    await this.storage.close();
+  }
+
+  // ---- The loop ----
+
+  private onTick(): void {
+    if (this.ticksQueued >= TICKS_QUEUED_MAX) return;
+    this.ticksQueued++;
+    this.push(() => {
+      this.ticksQueued--;
+      this.raft.tick();
+    });
+  }
+
+  private admit(reject: (err: unknown) => void): boolean {
+    if (this.stopped) {
+      reject(new TesseraError('SHUTTING_DOWN', `raft node ${this.id} stopped`));
+      return false;
+    }
+    if (this.inputs.length >= INPUTS_QUEUED_MAX) {
+      reject(new TesseraError('OVERLOADED', `raft node ${this.id}: input queue full`));
+      return false;
+    }
+    return true;
+  }
+
+  private push(input: () => void): void {
+    this.inputs.push(input);
+    if (this.looping) return;
+    this.looping = true;
+    this.loopDone = this.loop();
+  }
+
+  private async loop(): Promise<void> {
+    try {
+      for (;;) {
+        for (let input = this.inputs.shift(); input; input = this.inputs.shift()) {
+          if (!this.stopped) input();
+        }
+        if (this.stopped || !this.raft.hasReady()) break;
+        await this.handle(this.raft.ready());
+      }
+    } catch (err) {
+      this.fail(err);
+    }
+    this.looping = false;
+  }
+
+  private async handle(rd: Ready): Promise<void> {
+    await this.storage.save(rd);
+    // Durable now, but a stopped node sends and applies nothing more.
+    if (this.stopped) return;
+    for (const m of rd.messages) this.opts.transport.send(m.to, m);
+    if (rd.snapshot) this.installSnapshot(rd.snapshot);
+    for (const e of rd.committedEntries) this.applyEntry(e);
+    for (const rs of rd.readStates) this.onReadState(rs);
+    this.raft.advance(rd);
+    this.answerReads();
+    this.maybeCompact();
+  }
+
+  private installSnapshot(snapshot: Snapshot): void {
+    if (!this.opts.restore) {
+      throw new TesseraError('INTERNAL', 'received a snapshot but no restore() was given');
+    }
+    this.opts.restore(snapshot);
+    this.applied = this.snapshotIndex = snapshot.meta.index;
+    // Entries the snapshot covers were never seen one by one: their outcome is unknown here.
+    for (const [index, p] of this.proposals) {
+      if (index > snapshot.meta.index) continue;
+      this.proposals.delete(index);
+      p.timer.cancel();
+      p.reject(
+        new TesseraError('UNAVAILABLE', 'proposal outcome unknown: replaced by a snapshot', {
+          reason: 'unknown-outcome',
+          index,
+        }),
+      );
+    }
+  }
+
+  private applyEntry(e: Entry): void {
+    this.opts.apply(e);
+    this.applied = e.index;
+    this.settleProposal(e.index, e.term);
+  }
+
+  /** Settles the proposal at `index`: resolved if `term` is its term, else overwritten. */
+  private settleProposal(index: number, term: number | undefined): void {
+    const p = this.proposals.get(index);
+    if (!p) return;
+    this.proposals.delete(index);
+    p.timer.cancel();
+    if (p.term === term) p.resolve({ index, term });
+    else {
+      p.reject(
+        new TesseraError('NOT_LEADER', `proposal at ${index} was overwritten`, {
+          reason: 'overwritten',
+          index,
+          term: p.term,
+        }),
+      );
+    }
+  }
+
+  private onReadState(rs: ReadState): void {
+    const r = this.reads.get(rs.ctx);
+    if (r) r.index = rs.index;
+  }
+
+  private answerReads(): void {
+    for (const [ctx, r] of this.reads) {
+      if (r.index === undefined || r.index > this.applied) continue;
+      this.reads.delete(ctx);
+      r.timer.cancel();
+      r.resolve(r.index);
+    }
+  }
+
+  private maybeCompact(): void {
+    const every = this.opts.snapshotEntries;
+    if (every === undefined || this.applied - this.snapshotIndex < every) return;
+    const data = this.opts.capture!();
+    const meta = this.raft.compact(this.applied, data);
+    this.snapshotIndex = meta.index;
+    // Later saves queue behind the switch; a failure fails the node through them.
+    this.storage.compact({ meta, data }).catch((err: unknown) => this.fail(err));
+  }
+
+  private fail(err: unknown): void {
+    this.failure ??= err;
+    this.stopped = true;
+    this.ticker.cancel();
+    this.rejectAll(err);
+  }
+
+  private rejectAll(err: unknown): void {
+    for (const p of this.proposals.values()) {
+      p.timer.cancel();
+      p.reject(err);
+    }
+    this.proposals.clear();
+    for (const r of this.reads.values()) {
+      r.timer.cancel();
+      r.reject(err);
+    }
+    this.reads.clear();
+  }
+
+  private timeoutMs(): number {
+    return this.opts.requestTimeoutMs ?? REQUEST_TIMEOUT_MS_DEFAULT;
+  }
+}
+
+function refusalError(r: Refusal): TesseraError {
+  if (r.reason === 'overloaded') {
+    return new TesseraError('OVERLOADED', 'the raft leader has too many uncommitted entries', {
+      reason: r.reason,
+      leaderHint: r.leaderHint,
+    });
+  }
+  return new TesseraError('NOT_LEADER', `refused: ${r.reason} (leader hint ${r.leaderHint})`, {
+    reason: r.reason,
+    leaderHint: r.leaderHint,
+  });
+}
+
+function deadline(what: string, index: number | undefined): TesseraError {
+  return new TesseraError('DEADLINE_EXCEEDED', `${what} not applied in time; outcome unknown`, {
+    index,
+  });
+}
