@@ -25,6 +25,7 @@ import type { Env } from '../env/types.js';
 import { isTesseraError, toTesseraError, TesseraError } from '../util/errors.js';
 import { BlockCache } from './cache/index.js';
 import { CompactionFilter } from './compaction-filter.js';
+import { mergeTables } from './compaction-job.js';
 import {
   overlapsRows,
   pickCompaction,
@@ -33,15 +34,7 @@ import {
   type CompactionPick,
 } from './compaction-picker.js';
 import type { EntryIterator } from './iterator.js';
-import {
-  internalKey,
-  Kind,
-  kindOf,
-  rowPrefix,
-  rowPrefixLength,
-  rowStartKey,
-  timestampOf,
-} from './key.js';
+import { internalKey, rowPrefix, rowPrefixLength, rowStartKey, timestampOf } from './key.js';
 import { LevelIterator } from './level-iterator.js';
 import { readLog, recordBytes } from './log/index.js';
 import {
@@ -54,6 +47,13 @@ import {
 } from './manifest/index.js';
 import { Memtable } from './memtable/index.js';
 import { MergingIterator } from './merge-iterator.js';
+import {
+  compareBytesRaw,
+  fileHoldsRow,
+  findFileForRow,
+  hasPrefix,
+  memtableHasRow,
+} from './row-lookup.js';
 import { resolveOptions, type ResolvedOptions, type StoreOptions } from './options.js';
 import { RateLimiter } from './rate-limiter.js';
 import { RowResolver, type Cell, type ReadOptions } from './row-resolver.js';
@@ -608,34 +608,21 @@ export class Store {
     // at or below a tombstone the compaction dropped, the output is discarded (see below).
     this.writtenMinTimestamp = Infinity;
     const filter = this.compactionFilter(pick);
-    let droppedTombstoneMax = -1;
-    const iterators: EntryIterator[] = [];
     let files: FileMeta[];
+    let droppedTombstoneMax: number;
     try {
-      for (const f of inputs) {
-        iterators.push((await this.tables.get(f.fileNumber)).iterator({ fillCache: false }));
-      }
-      const it = new MergingIterator(iterators);
-      const s = it.seekToFirst();
-      if (s) await s;
-      while (it.valid()) {
-        if (this.closing) throw new TesseraError('SHUTTING_DOWN', 'compaction stopped by close');
-        const key = it.key();
-        if (filter.keep(key, it.value())) await out.add(key, it.value());
-        else if (kindOf(key) !== Kind.Put) {
-          droppedTombstoneMax = Math.max(droppedTombstoneMax, timestampOf(key));
-        }
-        const n = it.next();
-        if (n) await n;
-      }
-      files = await out.finish();
+      ({ files, droppedTombstoneMax } = await mergeTables(
+        inputs,
+        (f) => this.tables.get(f.fileNumber),
+        filter,
+        out,
+        () => this.closing,
+      ));
     } catch (err) {
       const written = out.fileNumbers();
       out.abandon();
       for (const n of written) this.pendingOutputs.delete(n);
       throw err;
-    } finally {
-      for (const it of iterators) it.close();
     }
     if (this.writtenMinTimestamp <= droppedTombstoneMax) {
       // A write with an old timestamp raced the compaction: installing the output would
@@ -919,52 +906,4 @@ export class Store {
     // A failed store cannot say that everything it acknowledged is durable: close says so.
     if (this.failure) throw this.failure;
   }
-}
-
-function hasPrefix(key: Uint8Array, prefix: Uint8Array): boolean {
-  if (key.length <= prefix.length) return false;
-  for (let i = prefix.length - 1; i >= 0; i--) if (key[i] !== prefix[i]) return false;
-  return true;
-}
-
-function compareBytesRaw(a: Uint8Array, b: Uint8Array): number {
-  const n = Math.min(a.length, b.length);
-  for (let i = 0; i < n; i++) if (a[i] !== b[i]) return a[i]! - b[i]!;
-  return a.length - b.length;
-}
-
-/** A file's row range as row start keys, computed once per file (files are immutable). */
-const fileRows = new WeakMap<FileMeta, { lo: Uint8Array; hi: Uint8Array }>();
-
-function rowsOf(f: FileMeta): { lo: Uint8Array; hi: Uint8Array } {
-  let r = fileRows.get(f);
-  if (!r) {
-    r = { lo: rowPrefix(f.smallest), hi: rowPrefix(f.largest) };
-    fileRows.set(f, r);
-  }
-  return r;
-}
-
-function fileHoldsRow(f: FileMeta, rowKey: Uint8Array): boolean {
-  const r = rowsOf(f);
-  return compareBytesRaw(r.lo, rowKey) <= 0 && compareBytesRaw(r.hi, rowKey) >= 0;
-}
-
-/** The file of a level >= 1 (sorted, disjoint) whose row range holds the row, by binary search. */
-function findFileForRow(files: readonly FileMeta[], rowKey: Uint8Array): FileMeta | undefined {
-  let lo = 0;
-  let hi = files.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (compareBytesRaw(rowsOf(files[mid]!).hi, rowKey) < 0) lo = mid + 1;
-    else hi = mid;
-  }
-  const f = files[lo];
-  return f && compareBytesRaw(rowsOf(f).lo, rowKey) <= 0 ? f : undefined;
-}
-
-function memtableHasRow(mem: Memtable, rowKey: Uint8Array): boolean {
-  if (mem.count === 0) return false;
-  const e = mem.get(rowKey);
-  return e !== undefined && hasPrefix(e.key, rowKey);
 }
