@@ -2,6 +2,7 @@ import { Command } from 'commander';
 import { benchCommand } from './bench/index.js';
 import { checkCommand } from './check-command.js';
 import { localCommand } from './local-command.js';
+import { lockCommand } from './lock-command.js';
 import { nodeCommand } from './node-command.js';
 import { pingCommand } from './ping-command.js';
 import { simCommand } from './sim-command.js';
@@ -16,6 +17,7 @@ export async function main(argv: readonly string[]): Promise<number | undefined>
     .showHelpAfterError()
     .addCommand(localCommand())
     .addCommand(nodeCommand())
+    .addCommand(lockCommand())
     .addCommand(pingCommand())
     .addCommand(simCommand())
     .addCommand(benchCommand())

@@ -15,3 +15,18 @@ export {
   SNAPSHOT_MAGIC,
   type ApplyOutput,
 } from './state-machine.js';
+export {
+  LockReplica,
+  SNAPSHOT_ENTRIES_DEFAULT,
+  EXPIRE_EVERY_MS_DEFAULT,
+  RESULTS_KEPT_MAX,
+  type LockPeer,
+  type LockReplicaOptions,
+  type UnstampedCommand,
+} from './replica.js';
+export {
+  LOCK_METHODS,
+  registerLockService,
+  type LockMethod,
+  type LockStatusReply,
+} from './service.js';

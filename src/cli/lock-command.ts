@@ -1,0 +1,81 @@
+import { mkdirSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { Command } from 'commander';
+import { formatAddress, parseAddress, type Address } from '../env/index.js';
+import { realEnv } from '../env/real/index.js';
+import { LockReplica, registerLockService, type LockPeer } from '../lock/index.js';
+import { invalidArgument } from '../util/errors.js';
+import { RpcServer } from '../wire/index.js';
+import { logEvent } from './log.js';
+
+/**
+ * Parses `1=127.0.0.1:7801,2=127.0.0.1:7802,…` into lock-service peers. Each address is the
+ * replica's client (RPC, TCP) address; its Raft datagrams use UDP on the same host and port
+ * number (TCP and UDP ports are separate, so one number serves both).
+ */
+export function parseLockPeers(spec: string): LockPeer[] {
+  const peers: LockPeer[] = [];
+  for (const part of spec.split(',')) {
+    const m = /^\s*(\d+)\s*=\s*(\S+)\s*$/.exec(part);
+    if (!m) throw invalidArgument(`bad peer '${part}': expected ID=HOST:PORT`);
+    const id = Number(m[1]);
+    const client: Address = parseAddress(m[2]!);
+    if (id < 1 || client.port === 0) throw invalidArgument(`bad peer '${part}'`);
+    if (peers.some((p) => p.id === id)) throw invalidArgument(`peer ${id} listed twice`);
+    peers.push({ id, client, raft: client });
+  }
+  return peers;
+}
+
+/**
+ * `tessera lock --id N --peers 1=HOST:PORT,… [--listen HOST:PORT] --dir DIR` — one lock-service
+ * replica as a real process: serves the `lock.*` methods (docs/lock-protocol.md) on `--listen`
+ * (default: its own peer address) and speaks Raft over UDP on its peer address's port.
+ * On start it prints `{"event":"ready","id":…,"address":"…","raft":"…","pid":…}` on stdout; it
+ * stops cleanly on SIGTERM or SIGINT.
+ */
+export function lockCommand(): Command {
+  return new Command('lock')
+    .description('run one lock-service replica (Raft over UDP, lock.* RPC methods over TCP)')
+    .requiredOption('--id <n>', 'this replica id (one of the ids in --peers)')
+    .requiredOption(
+      '--peers <list>',
+      'every replica as ID=HOST:PORT, comma-separated (Raft uses UDP on the same port)',
+    )
+    .option('--listen <address>', 'client address to listen on (default: own peer address)')
+    .option('--dir <path>', 'data directory', './data/lock')
+    .action(async (opts: { id: string; peers: string; listen?: string; dir: string }) => {
+      const id = Number(opts.id);
+      const peers = parseLockPeers(opts.peers);
+      const self = peers.find((p) => p.id === id);
+      if (!Number.isInteger(id) || self === undefined) {
+        throw invalidArgument(`--id ${opts.id} is not one of the ids in --peers`);
+      }
+      const name = `lock${id}`;
+      const dir = resolve(opts.dir);
+      mkdirSync(dir, { recursive: true });
+      const env = realEnv({ name, root: dir });
+      const replica = await LockReplica.start({ env, id, peers, dir: 'raft' });
+      const server = new RpcServer(env);
+      registerLockService(server, replica);
+      const bound = await server.listen(opts.listen ? parseAddress(opts.listen) : self.client!);
+      const address = formatAddress(bound);
+      const raft = formatAddress(self.raft);
+      process.stdout.write(
+        `${JSON.stringify({ event: 'ready', id, address, raft, pid: process.pid })}\n`,
+      );
+      logEvent(name, 'ready', { address, raft, dir });
+      await new Promise<void>((done) => {
+        const stop = (signal: string) => {
+          logEvent(name, 'stopping', { signal });
+          server
+            .close()
+            .then(() => replica.stop())
+            .then(done, done);
+        };
+        process.once('SIGTERM', () => stop('SIGTERM'));
+        process.once('SIGINT', () => stop('SIGINT'));
+      });
+      logEvent(name, 'stopped');
+    });
+}

@@ -1,0 +1,258 @@
+/**
+ * LockReplica: one lock-service replica — a RaftNode whose committed entries are lock commands
+ * applied to a LockStateMachine.
+ *
+ * - Writes: `propose(cmd)` stamps the command with this (leader's) wall clock in milliseconds,
+ *   proposes it, waits until this replica applied it and returns the state machine's result
+ *   for that log index. Results are kept by index from `apply` until their proposer takes them
+ *   (at most RESULTS_KEPT_MAX; older ones are dropped, and a proposer that finds none gets
+ *   UNAVAILABLE: outcome unknown).
+ * - Reads: `read(fn)` waits for a Raft read index (`RaftNode.read()`), then runs `fn` on the
+ *   state machine: linearizable.
+ * - Only the leader serves: both refuse with NOT_LEADER (`details.leaderHint`) elsewhere.
+ * - Session expiry: every `expireEveryMs` the leader proposes `expireSessions{now}` when its
+ *   state machine has sessions expired at its clock's `now`.
+ * - Snapshots: `capture` is the state machine's `snapshot()`, `restore` its `restore()`.
+ * - Transport: Raft messages travel as datagrams (consensus codec) from one socket bound at
+ *   this replica's `raft` address to the peers' `raft` addresses.
+ * - Session ids are chosen by the leader: term × 2^20 + a counter, unique because one term has
+ *   one leader (beyond 2^20 sessions in one term the id comes from env.random instead).
+ */
+import type { Address, DatagramSocket, Env, Timer } from '../env/types.js';
+import {
+  RaftNode,
+  decodeMessage,
+  encodeMessage,
+  type Entry,
+  type Snapshot,
+} from '../consensus/index.js';
+import type { RaftStatus } from '../consensus/index.js';
+import { TesseraError } from '../util/errors.js';
+import { decodeCommand, encodeCommand, type LockCommand, type LockResult } from './commands.js';
+import { LockStateMachine } from './state-machine.js';
+
+/** A command as a client asks for it: the replica adds the `now` stamp. */
+export type UnstampedCommand = LockCommand extends infer C
+  ? C extends LockCommand
+    ? Omit<C, 'now'>
+    : never
+  : never;
+
+export interface LockPeer {
+  readonly id: number;
+  /** Where this replica's Raft datagrams go. */
+  readonly raft: Address;
+  /** Where the replica serves clients (reported in NOT_LEADER redirects); optional. */
+  readonly client?: Address;
+}
+
+export interface LockReplicaOptions {
+  readonly env: Env;
+  readonly id: number;
+  /** Every replica of the cluster, this one included. */
+  readonly peers: readonly LockPeer[];
+  /** Directory in env.fs for the Raft log. */
+  readonly dir: string;
+  /** Address to bind the Raft datagram socket to; default this replica's `raft` address. */
+  readonly bind?: Address;
+  readonly tickMs?: number;
+  readonly requestTimeoutMs?: number;
+  /** Applied entries between snapshots. Default SNAPSHOT_ENTRIES_DEFAULT. */
+  readonly snapshotEntries?: number;
+  /** How often the leader looks for expired sessions. Default EXPIRE_EVERY_MS_DEFAULT. */
+  readonly expireEveryMs?: number;
+}
+
+export const SNAPSHOT_ENTRIES_DEFAULT = 10_000;
+export const EXPIRE_EVERY_MS_DEFAULT = 500;
+/** Results kept for proposers that have not picked theirs up yet. */
+export const RESULTS_KEPT_MAX = 4096;
+
+const SESSIONS_PER_TERM = 2 ** 20;
+
+export class LockReplica {
+  readonly id: number;
+  private sm = new LockStateMachine();
+  private readonly results = new Map<number, LockResult>();
+  private readonly peers: ReadonlyMap<number, LockPeer>;
+  private node!: RaftNode;
+  private socket!: DatagramSocket;
+  private expireTimer: Timer | undefined;
+  private expiring = false;
+  private sessionTerm = 0;
+  private sessionCount = 0;
+  private stopped = false;
+
+  private constructor(private readonly opts: LockReplicaOptions) {
+    this.id = opts.id;
+    this.peers = new Map(opts.peers.map((p) => [p.id, p]));
+  }
+
+  /** Binds the Raft socket, opens the Raft log (restoring the latest snapshot) and starts. */
+  static async start(opts: LockReplicaOptions): Promise<LockReplica> {
+    const self = opts.peers.find((p) => p.id === opts.id);
+    if (self === undefined) {
+      throw new TesseraError('INVALID_ARGUMENT', `replica ${opts.id} is not among its peers`);
+    }
+    const r = new LockReplica(opts);
+    const env = opts.env;
+    r.socket = await env.net.bindDatagram(opts.bind ?? self.raft);
+    try {
+      r.node = await RaftNode.start({
+        env,
+        id: opts.id,
+        voters: opts.peers.map((p) => p.id),
+        dir: opts.dir,
+        tickMs: opts.tickMs,
+        requestTimeoutMs: opts.requestTimeoutMs,
+        snapshotEntries: opts.snapshotEntries ?? SNAPSHOT_ENTRIES_DEFAULT,
+        capture: () => r.sm.snapshot(),
+        restore: (s: Snapshot) => r.restore(s),
+        apply: (e: Entry) => r.apply(e),
+        transport: {
+          send: (to, msg) => {
+            const peer = r.peers.get(to);
+            if (peer !== undefined) r.socket.send(peer.raft, encodeMessage(msg));
+          },
+        },
+      });
+    } catch (err) {
+      await r.socket.close();
+      throw err;
+    }
+    r.socket.setHandler((data) => {
+      let msg;
+      try {
+        msg = decodeMessage(data);
+      } catch {
+        return; // garbage on the Raft port: dropped like a lost datagram
+      }
+      r.node.receive(msg);
+    });
+    r.expireTimer = env.timers.every(opts.expireEveryMs ?? EXPIRE_EVERY_MS_DEFAULT, () =>
+      r.maybeExpire(),
+    );
+    return r;
+  }
+
+  status(): RaftStatus {
+    return this.node.status();
+  }
+
+  get isLeader(): boolean {
+    return !this.stopped && this.node.status().role === 'leader';
+  }
+
+  /** The leader's id as this replica knows it (0: none known). */
+  get leaderId(): number {
+    return this.node.status().leader;
+  }
+
+  /** The client address of replica `id`, when configured. */
+  clientAddress(id: number): Address | undefined {
+    return this.peers.get(id)?.client;
+  }
+
+  /** The state machine as applied so far (not linearizable by itself: use `read`). */
+  get stateMachine(): LockStateMachine {
+    return this.sm;
+  }
+
+  /** The error that stopped the Raft node, if any. */
+  get failure(): unknown {
+    return this.node.failure;
+  }
+
+  /** Proposes `cmd` stamped with this replica's clock; resolves with its result once applied. */
+  async propose(cmd: UnstampedCommand): Promise<LockResult> {
+    this.requireLeader();
+    const now = Math.floor(this.opts.env.clock.nowMicros() / 1000);
+    const stamped = { ...cmd, now } as LockCommand;
+    const { index } = await this.node.propose(encodeCommand(stamped));
+    const result = this.results.get(index);
+    if (result === undefined) {
+      throw new TesseraError('UNAVAILABLE', 'proposal outcome unknown: its result was dropped', {
+        reason: 'unknown-outcome',
+        index,
+      });
+    }
+    this.results.delete(index);
+    return result;
+  }
+
+  /** Opens a session with a leader-chosen id. */
+  openSession(ttlMs: number): Promise<LockResult> {
+    this.requireLeader();
+    return this.propose({ type: 'openSession', id: this.nextSessionId(), ttlMs });
+  }
+
+  /** Runs `fn` on the state machine at a linearizable point (after a Raft read index). */
+  async read<T>(fn: (sm: LockStateMachine) => T): Promise<T> {
+    this.requireLeader();
+    await this.node.read();
+    return fn(this.sm);
+  }
+
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    this.expireTimer?.cancel();
+    await this.node.stop();
+    await this.socket.close();
+  }
+
+  // ---- internals ----
+
+  private requireLeader(): void {
+    if (this.stopped) throw new TesseraError('SHUTTING_DOWN', `lock replica ${this.id} stopped`);
+    const s = this.node.status();
+    if (s.role !== 'leader') {
+      throw new TesseraError('NOT_LEADER', `lock replica ${this.id} is not the leader`, {
+        reason: 'not-leader',
+        leaderHint: s.leader,
+      });
+    }
+  }
+
+  private nextSessionId(): number {
+    const term = this.node.status().term;
+    if (term !== this.sessionTerm) {
+      this.sessionTerm = term;
+      this.sessionCount = 0;
+    }
+    this.sessionCount++;
+    const id = term * SESSIONS_PER_TERM + this.sessionCount;
+    if (this.sessionCount < SESSIONS_PER_TERM && Number.isSafeInteger(id)) return id;
+    // Out of counter space: a random id (a collision only fails that openSession).
+    return 1 + this.opts.env.random.int(2 ** 31) * 2 ** 20 + this.opts.env.random.int(2 ** 20);
+  }
+
+  private apply(e: Entry): void {
+    if (e.kind !== 'normal') return;
+    const out = this.sm.apply(e.index, decodeCommand(e.data));
+    this.results.set(e.index, out.result);
+    if (this.results.size > RESULTS_KEPT_MAX) {
+      const oldest = this.results.keys().next();
+      if (oldest.done !== true) this.results.delete(oldest.value);
+    }
+  }
+
+  private restore(s: Snapshot): void {
+    this.sm = LockStateMachine.restore(s.data);
+    this.results.clear();
+  }
+
+  private maybeExpire(): void {
+    if (this.expiring || !this.isLeader) return;
+    const now = Math.floor(this.opts.env.clock.nowMicros() / 1000);
+    if (this.sm.sessionsExpiredAt(now).length === 0) return;
+    this.expiring = true;
+    this.propose({ type: 'expireSessions' }).then(
+      () => (this.expiring = false),
+      () => {
+        // Lost leadership or timed out: the next round tries again.
+        this.expiring = false;
+      },
+    );
+  }
+}
