@@ -1,7 +1,5 @@
 /**
- * Public TypeScript client: routing, caches, retries.
- *
- * Nothing is exported yet: this layer arrives with its issue. The folder exists so the layer
- * map of DESIGN.md is visible in the tree and imports only point downward.
+ * Public TypeScript clients: routing, redirects, retries and sessions. The lock-service client
+ * is `LockClient` (src/client/lock-client.ts; protocol in docs/lock-protocol.md).
  */
-export {};
+export * from './lock-client.js';

@@ -30,3 +30,11 @@ export {
   type LockMethod,
   type LockStatusReply,
 } from './service.js';
+export {
+  WatchHub,
+  WATCH_DEADLINE_MARGIN_MS,
+  WATCH_HISTORY_MAX,
+  WATCH_POLLS_PER_CONNECTION_MAX,
+  WATCH_WAIT_MAX_MS,
+  type WatchPollReply,
+} from './watch-hub.js';

@@ -30,6 +30,16 @@ import type { RaftStatus } from '../consensus/index.js';
 import { TesseraError } from '../util/errors.js';
 import { decodeCommand, encodeCommand, type LockCommand, type LockResult } from './commands.js';
 import { LockStateMachine } from './state-machine.js';
+import type { WatchEvent } from './watches.js';
+
+/**
+ * What an `onApplied` listener hears: the watch events of each applied entry (possibly none),
+ * in log order, or that the state was replaced by a snapshot up to `index` (events before it
+ * are unknown).
+ */
+export type AppliedNotice =
+  | { readonly type: 'applied'; readonly index: number; readonly events: readonly WatchEvent[] }
+  | { readonly type: 'restored'; readonly index: number };
 
 /** A command as a client asks for it: the replica adds the `now` stamp. */
 export type UnstampedCommand = LockCommand extends infer C
@@ -74,6 +84,7 @@ export class LockReplica {
   readonly id: number;
   private sm = new LockStateMachine();
   private readonly results = new Map<number, LockResult>();
+  private readonly appliedListeners = new Set<(notice: AppliedNotice) => void>();
   private readonly peers: ReadonlyMap<number, LockPeer>;
   private node!: RaftNode;
   private socket!: DatagramSocket;
@@ -158,6 +169,20 @@ export class LockReplica {
     return this.sm;
   }
 
+  /** The Env this replica runs on (the service's watch timers use it). */
+  get env(): Env {
+    return this.opts.env;
+  }
+
+  /**
+   * Calls `listener` after every entry this replica applies (leader or not) and after every
+   * snapshot restore; returns the unsubscribe function.
+   */
+  onApplied(listener: (notice: AppliedNotice) => void): () => void {
+    this.appliedListeners.add(listener);
+    return () => this.appliedListeners.delete(listener);
+  }
+
   /** The error that stopped the Raft node, if any. */
   get failure(): unknown {
     return this.node.failure;
@@ -235,11 +260,15 @@ export class LockReplica {
       const oldest = this.results.keys().next();
       if (oldest.done !== true) this.results.delete(oldest.value);
     }
+    for (const l of this.appliedListeners)
+      l({ type: 'applied', index: e.index, events: out.events });
   }
 
   private restore(s: Snapshot): void {
     this.sm = LockStateMachine.restore(s.data);
     this.results.clear();
+    const index = this.sm.lastApplied;
+    for (const l of this.appliedListeners) l({ type: 'restored', index });
   }
 
   private maybeExpire(): void {

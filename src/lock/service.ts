@@ -24,6 +24,14 @@ import type {
   SetOp,
 } from './commands.js';
 import type { LockReplica, UnstampedCommand } from './replica.js';
+import { validatePath } from './path.js';
+import type { WatchKind } from './watches.js';
+import {
+  WATCH_DEADLINE_MARGIN_MS,
+  WATCH_WAIT_MAX_MS,
+  WatchHub,
+  type WatchPollReply,
+} from './watch-hub.js';
 
 export const LOCK_METHODS = [
   'lock.openSession',
@@ -39,6 +47,7 @@ export const LOCK_METHODS = [
   'lock.acquire',
   'lock.release',
   'lock.checkSequencer',
+  'lock.watch',
   'lock.status',
 ] as const;
 
@@ -174,8 +183,27 @@ function expect<T extends LockResult['type']>(
   return r as Extract<LockResult, { type: T }>;
 }
 
-/** Registers every `lock.*` method of `replica` on `server`. */
-export function registerLockService(server: RpcServer, replica: LockReplica): void {
+function watchKind(b: Body): WatchKind {
+  const v = b['kind'];
+  if (v !== 'data' && v !== 'children' && v !== 'exists') {
+    throw invalidArgument(`'kind' must be 'data', 'children' or 'exists'`);
+  }
+  return v;
+}
+
+/** How long a poll may wait given the caller's deadline (monotonic µs; +Infinity for none). */
+function watchWaitMs(deadlineMonoMicros: number, nowMonoMicros: number): number {
+  const remaining = (deadlineMonoMicros - nowMonoMicros) / 1000;
+  if (!Number.isFinite(remaining)) return WATCH_WAIT_MAX_MS;
+  const margin = Math.min(WATCH_DEADLINE_MARGIN_MS, remaining / 10);
+  return Math.max(0, Math.min(WATCH_WAIT_MAX_MS, remaining - margin));
+}
+
+/**
+ * Registers every `lock.*` method of `replica` on `server`; returns the replica's WatchHub
+ * (the parked `lock.watch` polls).
+ */
+export function registerLockService(server: RpcServer, replica: LockReplica): WatchHub {
   /** Adds the leader's client address to NOT_LEADER errors. */
   const redirect = (err: unknown): never => {
     if (isTesseraError(err, 'NOT_LEADER')) {
@@ -282,6 +310,38 @@ export function registerLockService(server: RpcServer, replica: LockReplica): vo
     const token = int(b, 'token');
     return read(() => ({ valid: replica.stateMachine.checkSequencer(path, token) }));
   });
+
+  const hub = new WatchHub(replica.env, replica.stateMachine.lastApplied);
+  replica.onApplied((n) => hub.notice(n));
+  server.handle('lock.watch', async (args: unknown, ctx): Promise<WatchPollReply> => {
+    try {
+      const b = body(args);
+      const path = str(b, 'path');
+      validatePath(path);
+      const kind = watchKind(b);
+      const afterIndex = optInt(b, 'afterIndex');
+      if (afterIndex === undefined) {
+        // Arming: the current index, at a linearizable point.
+        const index = await read(() => replica.stateMachine.lastApplied);
+        return { index, events: [], resync: false, timeout: false };
+      }
+      if (!replica.isLeader) {
+        throw new TesseraError('NOT_LEADER', `lock replica ${replica.id} is not the leader`, {
+          reason: 'not-leader',
+          leaderHint: replica.leaderId,
+        });
+      }
+      const waitMs = watchWaitMs(ctx.deadlineMonoMicros, replica.env.clock.monoMicros());
+      return await hub.poll(
+        { path, kind, afterIndex, connection: formatAddress(ctx.remote) },
+        waitMs,
+        ctx.signal,
+      );
+    } catch (err) {
+      return redirect(err);
+    }
+  });
+
   server.handle('lock.status', (): LockStatusReply => {
     const s = replica.status();
     const leader = s.leader !== 0 ? replica.clientAddress(s.leader) : undefined;
@@ -295,4 +355,5 @@ export function registerLockService(server: RpcServer, replica: LockReplica): vo
       applied: s.applied,
     };
   });
+  return hub;
 }
