@@ -74,11 +74,28 @@ export interface LockReplicaOptions {
 }
 
 export const SNAPSHOT_ENTRIES_DEFAULT = 10_000;
+/**
+ * Raft tick of a lock replica: elections time out after 10–19 ticks, so 50 ms gives a new
+ * leader within about a second of the old one's death (the lock service promises 2 s), at
+ * the cost of a heartbeat every 50 ms.
+ */
+export const TICK_MS_DEFAULT = 50;
 export const EXPIRE_EVERY_MS_DEFAULT = 500;
 /** Results kept for proposers that have not picked theirs up yet. */
 export const RESULTS_KEPT_MAX = 4096;
 
 const SESSIONS_PER_TERM = 2 ** 20;
+
+/**
+ * Raft messages travel as datagrams, and a UDP datagram holds at most 65,507 bytes: appends are
+ * batched below that, and a command whose encoding could not fit one append is refused up front
+ * with INVALID_ARGUMENT (rather than never committing). Lifting this means a stream transport.
+ */
+export const RAFT_DATAGRAM_BYTES_MAX = 65_507;
+/** Entry bytes per append message: room for the message's own fields below the datagram cap. */
+export const APPEND_BYTES_MAX = 48 * 1024;
+/** The largest encoded command a replica accepts (one entry must fit one append). */
+export const COMMAND_BYTES_MAX = APPEND_BYTES_MAX;
 
 export class LockReplica {
   readonly id: number;
@@ -93,6 +110,8 @@ export class LockReplica {
   private sessionTerm = 0;
   private sessionCount = 0;
   private stopped = false;
+  /** Raft messages dropped because they could not fit a datagram (see RAFT_DATAGRAM_BYTES_MAX). */
+  oversizedDrops = 0;
 
   private constructor(private readonly opts: LockReplicaOptions) {
     this.id = opts.id;
@@ -114,16 +133,25 @@ export class LockReplica {
         id: opts.id,
         voters: opts.peers.map((p) => p.id),
         dir: opts.dir,
-        tickMs: opts.tickMs,
+        tickMs: opts.tickMs ?? TICK_MS_DEFAULT,
         requestTimeoutMs: opts.requestTimeoutMs,
         snapshotEntries: opts.snapshotEntries ?? SNAPSHOT_ENTRIES_DEFAULT,
         capture: () => r.sm.snapshot(),
         restore: (s: Snapshot) => r.restore(s),
         apply: (e: Entry) => r.apply(e),
+        tuning: { appendBytesMax: APPEND_BYTES_MAX },
         transport: {
           send: (to, msg) => {
             const peer = r.peers.get(to);
-            if (peer !== undefined) r.socket.send(peer.raft, encodeMessage(msg));
+            if (peer === undefined) return;
+            const bytes = encodeMessage(msg);
+            // Too big for a datagram (a large snapshot): dropped like a lost one, never thrown —
+            // a throw here would stop the Raft node for good. Counted, so it shows.
+            if (bytes.length > RAFT_DATAGRAM_BYTES_MAX) {
+              r.oversizedDrops++;
+              return;
+            }
+            r.socket.send(peer.raft, bytes);
           },
         },
       });
@@ -193,7 +221,16 @@ export class LockReplica {
     this.requireLeader();
     const now = Math.floor(this.opts.env.clock.nowMicros() / 1000);
     const stamped = { ...cmd, now } as LockCommand;
-    const { index } = await this.node.propose(encodeCommand(stamped));
+    const encoded = encodeCommand(stamped);
+    if (encoded.length > COMMAND_BYTES_MAX) {
+      throw new TesseraError(
+        'INVALID_ARGUMENT',
+        `command of ${encoded.length} bytes exceeds ${COMMAND_BYTES_MAX}: Raft runs over ` +
+          'datagrams here, so one entry must fit one',
+        { bytes: encoded.length, bytesMax: COMMAND_BYTES_MAX },
+      );
+    }
+    const { index } = await this.node.propose(encoded);
     const result = this.results.get(index);
     if (result === undefined) {
       throw new TesseraError('UNAVAILABLE', 'proposal outcome unknown: its result was dropped', {

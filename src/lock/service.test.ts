@@ -131,4 +131,38 @@ describe('lock service methods', () => {
       leader: `n${leader()!.id}:7100`,
     });
   });
+
+  it('replicates 1 KiB values in full appends, and refuses a command too big for a datagram', async () => {
+    const world = new SimWorld({ seed: 9 });
+    const replicas = startCluster(world, [1, 2, 3]);
+    const client = world.addNode('c');
+    const leader = (): LockReplica | undefined => [...replicas.values()].find((r) => r.isLeader);
+    await world.runUntil(() => replicas.size === 3 && leader() !== undefined, {
+      timeoutMs: 10_000,
+    });
+    const rpc = await world.settle(
+      RpcClient.connect(client.env, { host: `n${leader()!.id}`, port: 7100 }),
+    );
+    // 200 creates of 1 KiB in flight at once: appends batch many entries, each under a datagram.
+    const kib = new Uint8Array(1024).fill(1);
+    const creates = Array.from({ length: 200 }, (_, i) =>
+      rpc.call('lock.create', { path: `/n${i}`, data: kib }, { timeoutMs: 10_000 }),
+    );
+    await world.settle(Promise.all(creates), { timeoutMs: 30_000 });
+    await world.runFor(500);
+    for (const r of replicas.values()) {
+      expect(r.stateMachine.nodeCount).toBeGreaterThanOrEqual(200);
+      expect(r.oversizedDrops).toBe(0);
+    }
+    const err = await world
+      .settle(
+        rpc.call(
+          'lock.create',
+          { path: '/big', data: new Uint8Array(100_000) },
+          { timeoutMs: 2_000 },
+        ),
+      )
+      .catch((e: unknown) => e);
+    expect((err as TesseraError).code).toBe('INVALID_ARGUMENT');
+  });
 });
