@@ -4,6 +4,7 @@ import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { Command } from 'commander';
+import { freeTcpUdpPort } from './bench/lock-cluster.js';
 import { logEvent } from './log.js';
 
 /** The shape of `<dir>/cluster.json`: what other tools read to find the processes. */
@@ -16,7 +17,7 @@ export interface ClusterFile {
 }
 
 export interface ClusterProcess {
-  readonly role: 'node';
+  readonly role: 'node' | 'lock';
   readonly name: string;
   readonly address: string;
   readonly pid: number;
@@ -29,9 +30,12 @@ const restartsPerMinuteMax = 5;
 const stopGraceMs = 5_000;
 
 interface Child {
+  readonly role: 'node' | 'lock';
   readonly name: string;
   readonly dir: string;
   readonly listen: string;
+  /** The command line after `tessera` (lock replicas: the fixed `--id … --peers …`). */
+  readonly args: readonly string[];
   proc: ChildProcess;
   address: string;
   restarts: number[];
@@ -40,8 +44,9 @@ interface Child {
 /**
  * `tessera local` — starts an embedded local cluster as real child processes under a data
  * directory, writes `<dir>/cluster.json`, restarts a process that dies, and stops everything on
- * Ctrl-C. For now the cluster is serving nodes answering the native protocol; the lock service,
- * master and tablet servers join it as their issues land.
+ * Ctrl-C. The cluster is serving nodes answering the native protocol and (by default) three
+ * lock-service replicas (`tessera lock`, role `lock` in cluster.json); the master and tablet
+ * servers join it as their issues land.
  */
 export function localCommand(): Command {
   return new Command('local')
@@ -50,6 +55,13 @@ export function localCommand(): Command {
     .option('--nodes <n>', 'number of serving nodes', (v) => Number(v), 1)
     .option('--host <host>', 'address to listen on', '127.0.0.1')
     .option('--base-port <port>', 'first node port (0: pick free ports)', (v) => Number(v), 7701)
+    .option('--lock-replicas <n>', 'number of lock-service replicas (0: none)', (v) => Number(v), 3)
+    .option(
+      '--lock-base-port <port>',
+      'first lock replica port, TCP and UDP (0: pick free ports)',
+      (v) => Number(v),
+      7801,
+    )
     .action(async (opts: LocalOptions) => {
       process.exitCode = await runLocal(opts);
     });
@@ -60,6 +72,8 @@ interface LocalOptions {
   nodes: number;
   host: string;
   basePort: number;
+  lockReplicas: number;
+  lockBasePort: number;
 }
 
 async function runLocal(opts: LocalOptions): Promise<number> {
@@ -84,7 +98,7 @@ async function runLocal(opts: LocalOptions): Promise<number> {
       launcherPid: process.pid,
       dataDir,
       processes: children.map((c) => ({
-        role: 'node',
+        role: c.role,
         name: c.name,
         address: c.address,
         pid: c.proc.pid ?? -1,
@@ -107,7 +121,9 @@ async function runLocal(opts: LocalOptions): Promise<number> {
         return;
       }
       child.restarts.push(now);
-      startChild(child.name, child.dir, child.address).then(
+      const args =
+        child.role === 'node' ? nodeArgs(child.name, child.dir, child.address) : child.args;
+      startChild(child.name, args).then(
         ({ proc, address }) => {
           child.proc = proc;
           child.address = address;
@@ -127,11 +143,41 @@ async function runLocal(opts: LocalOptions): Promise<number> {
       const dir = join(dataDir, name);
       const port = opts.basePort === 0 ? 0 : opts.basePort + i;
       const listen = `${opts.host}:${port}`;
-      const { proc, address } = await startChild(name, dir, listen);
-      const child: Child = { name, dir, listen, proc, address, restarts: [] };
+      const args = nodeArgs(name, dir, listen);
+      const { proc, address } = await startChild(name, args);
+      const child: Child = { role: 'node', name, dir, listen, args, proc, address, restarts: [] };
       children.push(child);
       supervise(child);
     }
+    if (!Number.isInteger(opts.lockReplicas) || opts.lockReplicas < 0) {
+      throw new Error(`--lock-replicas must be a whole number >= 0, not ${opts.lockReplicas}`);
+    }
+    // Lock replicas: each peer address is both the client (TCP) and the Raft (UDP) port.
+    const lockPorts: number[] = [];
+    for (let i = 0; i < opts.lockReplicas; i++) {
+      lockPorts.push(
+        opts.lockBasePort === 0 ? await freeTcpUdpPort(new Set(lockPorts)) : opts.lockBasePort + i,
+      );
+    }
+    const peers = lockPorts.map((p, i) => `${i + 1}=${opts.host}:${p}`).join(',');
+    const locks = await Promise.all(
+      lockPorts.map(async (port, i) => {
+        const name = `lock${i + 1}`;
+        const dir = join(dataDir, name);
+        const listen = `${opts.host}:${port}`;
+        const args = ['lock', '--id', String(i + 1), '--peers', peers, '--dir', dir];
+        const started = await startChild(name, args).catch((err: Error) => err);
+        return { name, dir, listen, args, started };
+      }),
+    );
+    for (const l of locks) {
+      if (l.started instanceof Error) continue;
+      const child: Child = { role: 'lock', ...l, ...l.started, restarts: [] };
+      children.push(child);
+      supervise(child);
+    }
+    const failed = locks.find((l) => l.started instanceof Error);
+    if (failed) throw failed.started as Error;
   } catch (err) {
     stopping = true;
     await stopAll(children);
@@ -141,8 +187,10 @@ async function runLocal(opts: LocalOptions): Promise<number> {
   writeClusterFile('running');
   const lines = [
     `Tessera local cluster is up (data in ${dataDir}, listed in ${clusterPath})`,
-    ...children.map((c) => `  ${c.name.padEnd(8)} node  ${c.address.padEnd(21)} pid ${c.proc.pid}`),
-    `Try it:  npx tessera ping ${children[0]?.address ?? ''}`,
+    ...children.map(
+      (c) => `  ${c.name.padEnd(8)} ${c.role.padEnd(5)} ${c.address.padEnd(21)} pid ${c.proc.pid}`,
+    ),
+    `Try it:  npx tessera ping ${children.find((c) => c.role === 'node')?.address ?? ''}`,
     'Stop:    Ctrl-C',
   ];
   process.stdout.write(`${lines.join('\n')}\n`);
@@ -175,17 +223,18 @@ function runningLauncher(clusterPath: string): number | undefined {
   }
 }
 
+function nodeArgs(name: string, dir: string, listen: string): string[] {
+  mkdirSync(dir, { recursive: true });
+  return ['node', '--name', name, '--dir', dir, '--listen', listen];
+}
+
 function startChild(
   name: string,
-  dir: string,
-  listen: string,
+  args: readonly string[],
 ): Promise<{ proc: ChildProcess; address: string }> {
-  mkdirSync(dir, { recursive: true });
-  const proc = spawn(
-    process.execPath,
-    [tesseraBin, 'node', '--name', name, '--dir', dir, '--listen', listen],
-    { stdio: ['ignore', 'pipe', 'inherit'] },
-  );
+  const proc = spawn(process.execPath, [tesseraBin, ...args], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   return new Promise((resolveStart, reject) => {
     const timer = setTimeout(() => {
       proc.kill('SIGKILL');

@@ -1,4 +1,5 @@
 import { Command } from 'commander';
+import { lockBenchCommand } from './lock-bench.js';
 import { rpcBenchCommand } from './rpc-bench.js';
 import { storageBenchCommand } from './storage-bench.js';
 
@@ -7,5 +8,6 @@ export function benchCommand(): Command {
   return new Command('bench')
     .description('run a benchmark (see docs/benchmarks.md for recorded figures)')
     .addCommand(rpcBenchCommand())
-    .addCommand(storageBenchCommand());
+    .addCommand(storageBenchCommand())
+    .addCommand(lockBenchCommand());
 }

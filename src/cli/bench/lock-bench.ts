@@ -1,0 +1,229 @@
+/**
+ * `tessera bench lock` — lock-service throughput and latency in the shape of the ZooKeeper
+ * paper's Table 1: N closed-loop clients, each with one request outstanding, doing `lock.get`
+ * or `lock.set` of 1 KiB values on random existing nodes, at read fractions 0%, 50%, 90% and
+ * 100%, against a 3-replica cluster of real `tessera lock` processes it starts itself (Raft log
+ * fsync on). `--compare etcd` drives the same load through a local 3-member etcd's HTTP/JSON
+ * gateway (linearizable range reads, puts) and prints the ratios.
+ */
+import { cpus } from 'node:os';
+import { Command } from 'commander';
+import { realEnv } from '../../env/real/index.js';
+import { etcdAvailable, etcdVersion, ETCD_INSTALL, startEtcd } from './etcd-peer.js';
+import { LatencyHistogram } from './histogram.js';
+import { LockClient, waitForLeader } from './lock-client.js';
+import { startLockCluster } from './lock-cluster.js';
+
+const READ_FRACTIONS = [0, 0.5, 0.9, 1] as const;
+
+interface LockBenchOptions {
+  clients: number;
+  seconds: number;
+  keys: number;
+  valueBytes: number;
+  compare?: string;
+  json?: boolean;
+}
+
+interface Measured {
+  readonly opsPerSecond: number;
+  readonly ops: number;
+  readonly errors: number;
+  /** The first error seen, if any. */
+  readonly firstError?: string;
+  readonly p50Ms: number;
+  readonly p99Ms: number;
+  readonly maxMs: number;
+}
+
+interface Row {
+  readonly readFraction: number;
+  readonly tessera: Measured;
+  readonly etcd?: Measured & { readonly ratio: number };
+}
+
+export function lockBenchCommand(): Command {
+  return new Command('lock')
+    .description('lock-service get/set throughput at 0/50/90/100% reads (vs etcd with --compare)')
+    .option('--clients <n>', 'concurrent closed-loop clients', (v) => Number(v), 32)
+    .option('--seconds <s>', 'measured seconds per read fraction', (v) => Number(v), 10)
+    .option('--keys <n>', 'nodes the clients read and write', (v) => Number(v), 1000)
+    .option('--value-bytes <n>', 'value size in bytes', (v) => Number(v), 1024)
+    .option('--compare <system>', "also run the load against 'etcd' (a local 3-member cluster)")
+    .option('--json', 'print results as JSON')
+    .action(async (opts: LockBenchOptions) => {
+      if (opts.compare !== undefined && opts.compare !== 'etcd') {
+        throw new Error(`--compare: only 'etcd' is supported, not '${opts.compare}'`);
+      }
+      if (opts.compare === 'etcd' && !etcdAvailable()) {
+        throw new Error(`--compare etcd needs etcd on PATH; Debian/Ubuntu: ${ETCD_INSTALL}`);
+      }
+      const report = await runLockBench(opts);
+      if (opts.json) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+      else printTable(report);
+    });
+}
+
+const keyName = (i: number) => `/bench/k${i}`;
+
+/** Runs `clients` closed loops for `seconds`: each picks a read with probability `reads`. */
+async function closedLoop(
+  clients: number,
+  seconds: number,
+  reads: number,
+  keys: number,
+  op: (client: number, read: boolean, key: number) => Promise<void>,
+): Promise<Measured> {
+  const hist = new LatencyHistogram();
+  const start = performance.now();
+  const end = start + seconds * 1000;
+  let ops = 0;
+  let errors = 0;
+  let firstError: string | undefined;
+  const loop = async (c: number) => {
+    while (performance.now() < end) {
+      const read = Math.random() < reads;
+      const key = Math.floor(Math.random() * keys);
+      const t0 = performance.now();
+      try {
+        await op(c, read, key);
+        hist.record((performance.now() - t0) * 1000);
+        ops++;
+      } catch (err) {
+        errors++;
+        firstError ??= err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: clients }, (_, c) => loop(c)));
+  const elapsed = (performance.now() - start) / 1000;
+  return {
+    opsPerSecond: ops / elapsed,
+    ops,
+    errors,
+    ...(firstError !== undefined ? { firstError } : {}),
+    p50Ms: hist.percentileMs(50),
+    p99Ms: hist.percentileMs(99),
+    maxMs: hist.maxMs(),
+  };
+}
+
+/** Runs `count` calls of `fn` with `width` in flight. */
+async function parallel(count: number, width: number, fn: (i: number) => Promise<void>) {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: width }, async () => {
+      while (next < count) await fn(next++);
+    }),
+  );
+}
+
+async function runLockBench(opts: LockBenchOptions) {
+  const { clients, seconds, keys, valueBytes } = opts;
+  const value = new Uint8Array(valueBytes).fill(0x61);
+  const progress = (msg: string) => process.stderr.write(`${msg}\n`);
+  const tessera = new Map<number, Measured>();
+  progress('starting a 3-replica lock cluster (tessera lock)...');
+  const cluster = await startLockCluster(3);
+  const addresses = cluster.replicas.map((r) => r.address);
+  const env = realEnv({ name: 'bench-lock', root: cluster.root });
+  const pool = Array.from({ length: clients }, () => new LockClient(env, addresses));
+  try {
+    const leader = await waitForLeader(pool[0]!, addresses);
+    for (const c of pool) c.leader = leader;
+    await pool[0]!.call('lock.create', { path: '/bench', data: new Uint8Array() });
+    await parallel(keys, clients, async (i) => {
+      await pool[i % clients]!.call('lock.create', { path: keyName(i), data: value });
+    });
+    const op = async (c: number, read: boolean, key: number) => {
+      const client = pool[c]!;
+      const path = keyName(key);
+      if (read) await client.call('lock.get', { path }, { retryUnknown: false });
+      else await client.call('lock.set', { path, data: value }, { retryUnknown: false });
+    };
+    await closedLoop(clients, Math.min(1, seconds / 4), 0.5, keys, op); // warm-up
+    for (const reads of READ_FRACTIONS) {
+      progress(`tessera: ${Math.round(reads * 100)}% reads, ${clients} clients, ${seconds} s`);
+      tessera.set(reads, await closedLoop(clients, seconds, reads, keys, op));
+    }
+  } finally {
+    await Promise.all(pool.map((c) => c.close()));
+    await cluster.stop();
+  }
+
+  const etcd = new Map<number, Measured>();
+  if (opts.compare === 'etcd') {
+    progress('starting a 3-member etcd cluster...');
+    const e = await startEtcd(clients);
+    try {
+      await parallel(keys, clients, (i) => e.put(keyName(i), value));
+      const op = async (_c: number, read: boolean, key: number) => {
+        if (read) await e.get(keyName(key));
+        else await e.put(keyName(key), value);
+      };
+      await closedLoop(clients, Math.min(1, seconds / 4), 0.5, keys, op); // warm-up
+      for (const reads of READ_FRACTIONS) {
+        progress(`etcd: ${Math.round(reads * 100)}% reads, ${clients} clients, ${seconds} s`);
+        etcd.set(reads, await closedLoop(clients, seconds, reads, keys, op));
+      }
+    } finally {
+      await e.stop();
+    }
+  }
+
+  const results: Row[] = READ_FRACTIONS.map((reads) => {
+    const t = tessera.get(reads)!;
+    const e = etcd.get(reads);
+    return {
+      readFraction: reads,
+      tessera: t,
+      ...(e ? { etcd: { ...e, ratio: t.opsPerSecond / e.opsPerSecond } } : {}),
+    };
+  });
+  return {
+    benchmark: 'lock',
+    machine: `${cpus().length} cores, ${cpus()[0]?.model ?? 'unknown cpu'}, node ${process.version}`,
+    command: `tessera bench lock ${process.argv.slice(4).join(' ')}`.trim(),
+    clients,
+    seconds,
+    keys,
+    valueBytes,
+    cluster: '3 tessera lock replicas on loopback (Raft log fsync on), clients to the leader',
+    comparison:
+      opts.compare === 'etcd'
+        ? `etcd ${etcdVersion()}, 3 members on loopback (fsync on), HTTP/JSON gateway to the leader`
+        : 'not run (--compare etcd)',
+    results,
+  };
+}
+
+function printTable(report: Awaited<ReturnType<typeof runLockBench>>): void {
+  const out: string[] = [];
+  out.push(`tessera bench lock — ${report.machine}`);
+  out.push(
+    `${report.clients} clients, ${report.keys} nodes of ${report.valueBytes} B, ${report.seconds} s per row; ${report.cluster}`,
+  );
+  const num = (n: number, w: number) => Math.round(n).toString().padStart(w);
+  const ms = (n: number) => n.toFixed(2).padStart(7);
+  out.push(
+    `${'reads'.padStart(5)} ${'ops/s'.padStart(8)} ${'p50 ms'.padStart(7)} ${'p99 ms'.padStart(7)} ${'errs'.padStart(4)}` +
+      ` | ${'etcd ops/s'.padStart(10)} ${'p50 ms'.padStart(7)} ${'p99 ms'.padStart(7)} ${'ratio'.padStart(6)}`,
+  );
+  for (const r of report.results) {
+    const t = r.tessera;
+    const e = r.etcd
+      ? `${num(r.etcd.opsPerSecond, 10)} ${ms(r.etcd.p50Ms)} ${ms(r.etcd.p99Ms)} ${r.etcd.ratio.toFixed(2).padStart(6)}`
+      : 'n/a';
+    out.push(
+      `${`${Math.round(r.readFraction * 100)}%`.padStart(5)} ${num(t.opsPerSecond, 8)} ${ms(t.p50Ms)} ${ms(t.p99Ms)} ${num(t.errors, 4)} | ${e}`,
+    );
+  }
+  for (const r of report.results) {
+    if (r.tessera.firstError)
+      out.push(`${r.readFraction * 100}% reads, tessera error: ${r.tessera.firstError}`);
+    if (r.etcd?.firstError)
+      out.push(`${r.readFraction * 100}% reads, etcd error: ${r.etcd.firstError}`);
+  }
+  out.push(`comparison: ${report.comparison}; ratio = tessera ops/s ÷ etcd ops/s`);
+  process.stdout.write(`${out.join('\n')}\n`);
+}
