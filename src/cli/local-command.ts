@@ -4,7 +4,7 @@ import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { Command } from 'commander';
-import { freeTcpUdpPort } from './bench/lock-cluster.js';
+import { freeLockPort } from './bench/lock-cluster.js';
 import { logEvent } from './log.js';
 
 /** The shape of `<dir>/cluster.json`: what other tools read to find the processes. */
@@ -58,7 +58,7 @@ export function localCommand(): Command {
     .option('--lock-replicas <n>', 'number of lock-service replicas (0: none)', (v) => Number(v), 3)
     .option(
       '--lock-base-port <port>',
-      'first lock replica port, TCP and UDP (0: pick free ports)',
+      'first lock replica port; Raft uses port + 1000 (0: pick free ports)',
       (v) => Number(v),
       7801,
     )
@@ -152,11 +152,11 @@ async function runLocal(opts: LocalOptions): Promise<number> {
     if (!Number.isInteger(opts.lockReplicas) || opts.lockReplicas < 0) {
       throw new Error(`--lock-replicas must be a whole number >= 0, not ${opts.lockReplicas}`);
     }
-    // Lock replicas: each peer address is both the client (TCP) and the Raft (UDP) port.
+    // Lock replicas: each peer address is the client port; Raft uses UDP and TCP on port + 1000.
     const lockPorts: number[] = [];
     for (let i = 0; i < opts.lockReplicas; i++) {
       lockPorts.push(
-        opts.lockBasePort === 0 ? await freeTcpUdpPort(new Set(lockPorts)) : opts.lockBasePort + i,
+        opts.lockBasePort === 0 ? await freeLockPort(new Set(lockPorts)) : opts.lockBasePort + i,
       );
     }
     const peers = lockPorts.map((p, i) => `${i + 1}=${opts.host}:${p}`).join(',');

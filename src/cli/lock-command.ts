@@ -4,14 +4,15 @@ import { Command } from 'commander';
 import { formatAddress, parseAddress, type Address } from '../env/index.js';
 import { realEnv } from '../env/real/index.js';
 import { LockReplica, registerLockService, type LockPeer } from '../lock/index.js';
+import { raftAddressFor } from '../lock/replica.js';
 import { invalidArgument } from '../util/errors.js';
 import { RpcServer } from '../wire/index.js';
 import { logEvent } from './log.js';
 
 /**
  * Parses `1=127.0.0.1:7801,2=127.0.0.1:7802,…` into lock-service peers. Each address is the
- * replica's client (RPC, TCP) address; its Raft datagrams use UDP on the same host and port
- * number (TCP and UDP ports are separate, so one number serves both).
+ * replica's client (RPC, TCP) address; its Raft messages (UDP datagrams, TCP for large ones)
+ * use the same host at `raftAddressFor` (port + 1000, or − 1000 above 64535).
  */
 export function parseLockPeers(spec: string): LockPeer[] {
   const peers: LockPeer[] = [];
@@ -22,7 +23,7 @@ export function parseLockPeers(spec: string): LockPeer[] {
     const client: Address = parseAddress(m[2]!);
     if (id < 1 || client.port === 0) throw invalidArgument(`bad peer '${part}'`);
     if (peers.some((p) => p.id === id)) throw invalidArgument(`peer ${id} listed twice`);
-    peers.push({ id, client, raft: client });
+    peers.push({ id, client, raft: raftAddressFor(client) });
   }
   return peers;
 }
@@ -30,17 +31,18 @@ export function parseLockPeers(spec: string): LockPeer[] {
 /**
  * `tessera lock --id N --peers 1=HOST:PORT,… [--listen HOST:PORT] --dir DIR` — one lock-service
  * replica as a real process: serves the `lock.*` methods (docs/lock-protocol.md) on `--listen`
- * (default: its own peer address) and speaks Raft over UDP on its peer address's port.
+ * (default: its own peer address) and speaks Raft (UDP, and TCP for large messages) on its peer
+ * address's port + 1000.
  * On start it prints `{"event":"ready","id":…,"address":"…","raft":"…","pid":…}` on stdout; it
  * stops cleanly on SIGTERM or SIGINT.
  */
 export function lockCommand(): Command {
   return new Command('lock')
-    .description('run one lock-service replica (Raft over UDP, lock.* RPC methods over TCP)')
+    .description('run one lock-service replica (Raft on port + 1000, lock.* RPC methods over TCP)')
     .requiredOption('--id <n>', 'this replica id (one of the ids in --peers)')
     .requiredOption(
       '--peers <list>',
-      'every replica as ID=HOST:PORT, comma-separated (Raft uses UDP on the same port)',
+      'every replica as ID=HOST:PORT, comma-separated (Raft uses UDP and TCP on PORT + 1000)',
     )
     .option('--listen <address>', 'client address to listen on (default: own peer address)')
     .option('--dir <path>', 'data directory', './data/lock')

@@ -13,8 +13,13 @@
  * - Session expiry: every `expireEveryMs` the leader proposes `expireSessions{now}` when its
  *   state machine has sessions expired at its clock's `now`.
  * - Snapshots: `capture` is the state machine's `snapshot()`, `restore` its `restore()`.
- * - Transport: Raft messages travel as datagrams (consensus codec) from one socket bound at
- *   this replica's `raft` address to the peers' `raft` addresses.
+ * - Transport: Raft messages (consensus codec) that fit a UDP datagram travel as datagrams
+ *   from a socket bound at this replica's `raft` address; larger ones (big appends, snapshots)
+ *   travel over TCP (StreamTransport: length-prefixed frames) to the same host and port.
+ *   Small messages stay datagrams because one TCP stream stalls everything behind a lost
+ *   segment for a retransmission timeout (≥ 200 ms), longer than an election timeout at short
+ *   ticks; a datagram loss costs one message. Raft tolerates the reordering between the two.
+ *   A peer given by one address uses `raftAddressFor(client)` for Raft.
  * - Session ids are chosen by the leader: term × 2^20 + a counter, unique because one term has
  *   one leader (beyond 2^20 sessions in one term the id comes from env.random instead).
  */
@@ -27,8 +32,10 @@ import {
   type Snapshot,
 } from '../consensus/index.js';
 import type { RaftStatus } from '../consensus/index.js';
+import { StreamTransport } from '../consensus/stream-transport.js';
 import { TesseraError } from '../util/errors.js';
 import { decodeCommand, encodeCommand, type LockCommand, type LockResult } from './commands.js';
+import { MAX_DATA_BYTES } from './namespace.js';
 import { LockStateMachine } from './state-machine.js';
 import type { WatchEvent } from './watches.js';
 
@@ -50,7 +57,7 @@ export type UnstampedCommand = LockCommand extends infer C
 
 export interface LockPeer {
   readonly id: number;
-  /** Where this replica's Raft datagrams go. */
+  /** Where this replica takes Raft datagrams (UDP) and connections (TCP, large messages). */
   readonly raft: Address;
   /** Where the replica serves clients (reported in NOT_LEADER redirects); optional. */
   readonly client?: Address;
@@ -63,7 +70,7 @@ export interface LockReplicaOptions {
   readonly peers: readonly LockPeer[];
   /** Directory in env.fs for the Raft log. */
   readonly dir: string;
-  /** Address to bind the Raft datagram socket to; default this replica's `raft` address. */
+  /** Address the Raft socket and listener bind to; default this replica's `raft` address. */
   readonly bind?: Address;
   readonly tickMs?: number;
   readonly requestTimeoutMs?: number;
@@ -86,16 +93,32 @@ export const RESULTS_KEPT_MAX = 4096;
 
 const SESSIONS_PER_TERM = 2 ** 20;
 
-/**
- * Raft messages travel as datagrams, and a UDP datagram holds at most 65,507 bytes: appends are
- * batched below that, and a command whose encoding could not fit one append is refused up front
- * with INVALID_ARGUMENT (rather than never committing). Lifting this means a stream transport.
- */
+/** Raft messages up to this size (the UDP payload limit) travel as datagrams. */
 export const RAFT_DATAGRAM_BYTES_MAX = 65_507;
-/** Entry bytes per append message: room for the message's own fields below the datagram cap. */
-export const APPEND_BYTES_MAX = 48 * 1024;
-/** The largest encoded command a replica accepts (one entry must fit one append). */
-export const COMMAND_BYTES_MAX = APPEND_BYTES_MAX;
+/**
+ * Larger Raft messages travel as length-prefixed frames over TCP; one frame holds at most this
+ * many bytes (an install-snapshot message carries the whole snapshot, so this bounds snapshots).
+ */
+export const RAFT_FRAME_BYTES_MAX = 64 * 1024 * 1024;
+/** Entry bytes per append message (Raft's default; one larger entry still goes alone). */
+export const APPEND_BYTES_MAX = 1024 * 1024;
+/**
+ * The largest encoded command a replica accepts: a node's full data (MAX_DATA_BYTES) plus room
+ * for its path and fields. Larger ones are refused up front with INVALID_ARGUMENT.
+ */
+export const COMMAND_BYTES_MAX = MAX_DATA_BYTES + 64 * 1024;
+/** Raft port = client port + RAFT_PORT_OFFSET (− when that passes 65535): see raftAddressFor. */
+export const RAFT_PORT_OFFSET = 1000;
+
+/**
+ * The Raft address (UDP and TCP) of a replica known by its client address: same host, port
+ * RAFT_PORT_OFFSET above (or below, near the top of the port range). Client RPC and Raft's
+ * large messages are both TCP, so they cannot share one port number.
+ */
+export function raftAddressFor(client: Address): Address {
+  const up = client.port + RAFT_PORT_OFFSET;
+  return { host: client.host, port: up <= 65_535 ? up : client.port - RAFT_PORT_OFFSET };
+}
 
 export class LockReplica {
   readonly id: number;
@@ -104,21 +127,30 @@ export class LockReplica {
   private readonly appliedListeners = new Set<(notice: AppliedNotice) => void>();
   private readonly peers: ReadonlyMap<number, LockPeer>;
   private node!: RaftNode;
+  private raftStarted = false;
+  private transport!: StreamTransport;
   private socket!: DatagramSocket;
   private expireTimer: Timer | undefined;
   private expiring = false;
   private sessionTerm = 0;
   private sessionCount = 0;
   private stopped = false;
-  /** Raft messages dropped because they could not fit a datagram (see RAFT_DATAGRAM_BYTES_MAX). */
-  oversizedDrops = 0;
+  /** Raft messages dropped because they exceeded RAFT_FRAME_BYTES_MAX (a huge snapshot). */
+  get oversizedDrops(): number {
+    return this.transport.stats.oversizedDrops;
+  }
+
+  /** Large Raft messages dropped by the TCP transport (oversized, full or unreachable peer). */
+  get transportDrops(): number {
+    return this.transport.stats.drops;
+  }
 
   private constructor(private readonly opts: LockReplicaOptions) {
     this.id = opts.id;
     this.peers = new Map(opts.peers.map((p) => [p.id, p]));
   }
 
-  /** Binds the Raft socket, opens the Raft log (restoring the latest snapshot) and starts. */
+  /** Listens for Raft connections, opens the Raft log (restoring the latest snapshot) and starts. */
   static async start(opts: LockReplicaOptions): Promise<LockReplica> {
     const self = opts.peers.find((p) => p.id === opts.id);
     if (self === undefined) {
@@ -127,6 +159,21 @@ export class LockReplica {
     const r = new LockReplica(opts);
     const env = opts.env;
     r.socket = await env.net.bindDatagram(opts.bind ?? self.raft);
+    try {
+      r.transport = await StreamTransport.start(env, {
+        self: opts.id,
+        listen: opts.bind ?? self.raft,
+        peers: new Map(opts.peers.map((p) => [p.id, p.raft])),
+        frameBytesMax: RAFT_FRAME_BYTES_MAX,
+        // Messages can arrive before RaftNode.start resolves: dropped like lost ones.
+        onMessage: (msg) => {
+          if (r.raftStarted) r.node.receive(msg);
+        },
+      });
+    } catch (err) {
+      await r.socket.close();
+      throw err;
+    }
     try {
       r.node = await RaftNode.start({
         env,
@@ -140,25 +187,23 @@ export class LockReplica {
         restore: (s: Snapshot) => r.restore(s),
         apply: (e: Entry) => r.apply(e),
         tuning: { appendBytesMax: APPEND_BYTES_MAX },
+        // Never throws (a throw here would stop the Raft node for good): drops are counted.
         transport: {
           send: (to, msg) => {
             const peer = r.peers.get(to);
             if (peer === undefined) return;
             const bytes = encodeMessage(msg);
-            // Too big for a datagram (a large snapshot): dropped like a lost one, never thrown —
-            // a throw here would stop the Raft node for good. Counted, so it shows.
-            if (bytes.length > RAFT_DATAGRAM_BYTES_MAX) {
-              r.oversizedDrops++;
-              return;
-            }
-            r.socket.send(peer.raft, bytes);
+            if (bytes.length <= RAFT_DATAGRAM_BYTES_MAX) r.socket.send(peer.raft, bytes);
+            else r.transport.sendEncoded(to, bytes);
           },
         },
       });
     } catch (err) {
+      await r.transport.close();
       await r.socket.close();
       throw err;
     }
+    r.raftStarted = true;
     r.socket.setHandler((data) => {
       let msg;
       try {
@@ -225,8 +270,7 @@ export class LockReplica {
     if (encoded.length > COMMAND_BYTES_MAX) {
       throw new TesseraError(
         'INVALID_ARGUMENT',
-        `command of ${encoded.length} bytes exceeds ${COMMAND_BYTES_MAX}: Raft runs over ` +
-          'datagrams here, so one entry must fit one',
+        `command of ${encoded.length} bytes exceeds ${COMMAND_BYTES_MAX}`,
         { bytes: encoded.length, bytesMax: COMMAND_BYTES_MAX },
       );
     }
@@ -260,6 +304,7 @@ export class LockReplica {
     this.stopped = true;
     this.expireTimer?.cancel();
     await this.node.stop();
+    await this.transport.close();
     await this.socket.close();
   }
 

@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { SimWorld } from '../env/sim/index.js';
 import { RpcClient, RpcServer } from '../wire/index.js';
 import { TesseraError } from '../util/errors.js';
-import { LockReplica, type LockPeer } from './replica.js';
+import { COMMAND_BYTES_MAX, LockReplica, type LockPeer } from './replica.js';
 import { registerLockService } from './service.js';
 
 function peersOf(ids: readonly number[]): LockPeer[] {
@@ -132,7 +132,7 @@ describe('lock service methods', () => {
     });
   });
 
-  it('replicates 1 KiB values in full appends, and refuses a command too big for a datagram', async () => {
+  it('replicates 1 KiB values in full appends, takes a 100 KB value, refuses an oversized command', async () => {
     const world = new SimWorld({ seed: 9 });
     const replicas = startCluster(world, [1, 2, 3]);
     const client = world.addNode('c');
@@ -143,7 +143,7 @@ describe('lock service methods', () => {
     const rpc = await world.settle(
       RpcClient.connect(client.env, { host: `n${leader()!.id}`, port: 7100 }),
     );
-    // 200 creates of 1 KiB in flight at once: appends batch many entries, each under a datagram.
+    // 200 creates of 1 KiB in flight at once: appends batch many entries.
     const kib = new Uint8Array(1024).fill(1);
     const creates = Array.from({ length: 200 }, (_, i) =>
       rpc.call('lock.create', { path: `/n${i}`, data: kib }, { timeoutMs: 10_000 }),
@@ -154,13 +154,23 @@ describe('lock service methods', () => {
       expect(r.stateMachine.nodeCount).toBeGreaterThanOrEqual(200);
       expect(r.oversizedDrops).toBe(0);
     }
-    const err = await world
-      .settle(
+    // Larger than a datagram: its append travels over the stream transport.
+    expect(
+      await world.settle(
         rpc.call(
           'lock.create',
           { path: '/big', data: new Uint8Array(100_000) },
           { timeoutMs: 2_000 },
         ),
+      ),
+    ).toMatchObject({ path: '/big', stat: { dataLength: 100_000 } });
+    const err = await world
+      .settle(
+        leader()!.propose({
+          type: 'create',
+          path: '/huge',
+          data: new Uint8Array(COMMAND_BYTES_MAX),
+        }),
       )
       .catch((e: unknown) => e);
     expect((err as TesseraError).code).toBe('INVALID_ARGUMENT');

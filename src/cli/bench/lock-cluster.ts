@@ -1,7 +1,7 @@
 /**
  * A throw-away lock-service cluster of real `tessera lock` processes on loopback, for the lock
- * benchmark and the lock kill test. Each replica uses one port number for both its client TCP
- * socket and its Raft UDP socket, so a port is only taken when both protocols are free on it.
+ * benchmark and the lock kill test. Each replica listens for clients (TCP) on its port and for
+ * Raft (UDP and TCP) on `raftAddressFor` that port, so a port is only taken when all are free.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createSocket } from 'node:dgram';
@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { raftAddressFor } from '../../lock/replica.js';
 
 const tesseraBin = fileURLToPath(new URL('../../../bin/tessera.js', import.meta.url));
 const readyTimeoutMs = 15_000;
@@ -46,6 +47,23 @@ export async function freeTcpUdpPort(avoid: ReadonlySet<number> = new Set()): Pr
     if (await tryUdp(port)) return port;
   }
   throw new Error('no loopback port free for both TCP and UDP');
+}
+
+const raftPortOf = (port: number): number => raftAddressFor({ host: '127.0.0.1', port }).port;
+
+/**
+ * A loopback port for a lock replica: free for TCP right now, and its Raft port
+ * (`raftAddressFor`) for TCP and UDP; neither clashes with the ports (or Raft ports) of replicas in `avoid`.
+ */
+export async function freeLockPort(avoid: ReadonlySet<number> = new Set()): Promise<number> {
+  const used = new Set([...avoid, ...[...avoid].map(raftPortOf)]);
+  for (let attempt = 0; attempt < 200; attempt++) {
+    const port = await tryTcp(0);
+    if (port === undefined || used.has(port) || used.has(raftPortOf(port))) continue;
+    const raft = raftPortOf(port);
+    if ((await tryTcp(raft)) !== undefined && (await tryUdp(raft))) return port;
+  }
+  throw new Error('no loopback port free for a lock replica and its Raft port');
 }
 
 export interface LockReplicaProcess {
@@ -142,7 +160,7 @@ export async function startLockCluster(size = 3, attempts = 4): Promise<LockClus
     const ports: number[] = [];
     const taken = new Set<number>();
     for (let i = 0; i < size; i++) {
-      const port = await freeTcpUdpPort(taken);
+      const port = await freeLockPort(taken);
       taken.add(port);
       ports.push(port);
     }
