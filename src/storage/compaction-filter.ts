@@ -67,7 +67,16 @@
  */
 import { corruption } from '../util/errors.js';
 import type { FamilyOptionsLookup } from './family-options.js';
-import { Kind, rowPrefixLength, seqOf, timestampOf } from './key.js';
+import {
+  columnTrailerBytes,
+  keyPartEnd,
+  Kind,
+  kindFromEnd,
+  rowPrefixLength,
+  seqOf,
+  timestampOf,
+  unescapeKeyPart,
+} from './key.js';
 
 export interface CompactionFilterOptions {
   /** The oldest snapshot any reader may still use (the latest sequence when none is held). */
@@ -99,35 +108,6 @@ export interface CompactionFilterStats {
   tombstones: number;
 }
 
-function partEnd(key: Uint8Array, from: number, end: number): number {
-  for (let i = from; i + 1 < end; i++) {
-    if (key[i] === 0) {
-      if (key[i + 1] === 1) return i + 2;
-      i++; // 00 FF: an escaped zero byte
-    }
-  }
-  throw corruption('key part has no terminator', { offset: from });
-}
-
-function unescapeRange(key: Uint8Array, start: number, end: number): Uint8Array {
-  let zeros = 0;
-  for (let i = start; i < end; i++) {
-    if (key[i] === 0) {
-      zeros++;
-      i++;
-    }
-  }
-  const out = new Uint8Array(end - start - zeros);
-  let o = 0;
-  for (let i = start; i < end; i++) {
-    out[o++] = key[i]!;
-    if (key[i] === 0) i++;
-  }
-  return out;
-}
-
-const kindFromEnd = 9;
-const columnTrailer = 17;
 /** "No timestamp": below every real timestamp. */
 const none = -1;
 
@@ -184,7 +164,7 @@ export class CompactionFilter {
   }
 
   keep(key: Uint8Array, _value: Uint8Array): boolean {
-    const colLen = key.length - columnTrailer;
+    const colLen = key.length - columnTrailerBytes;
     if (!this.sameColumn(key, colLen)) this.startColumn(key, colLen);
     const seq = seqOf(key);
     const ts = timestampOf(key);
@@ -267,7 +247,7 @@ export class CompactionFilter {
     const rowLen = rowPrefixLength(key);
     let sameRow = rowLen === this.rowLen && this.colLen > 0;
     for (let i = 0; sameRow && i < rowLen; i++) sameRow = key[i] === this.colBuf[i];
-    const famEnd = partEnd(key, rowLen, colLen);
+    const famEnd = keyPartEnd(key, rowLen, colLen);
     let sameFamily = sameRow && famEnd === this.famEnd;
     for (let i = rowLen; sameFamily && i < famEnd; i++) sameFamily = key[i] === this.colBuf[i];
     if (colLen > this.colBuf.length) {
@@ -290,7 +270,7 @@ export class CompactionFilter {
         this.lookedUp = undefined;
       } else if (!this.sameFamilyAsLookedUp(key, rowLen, famEnd)) {
         // Rows after rows: the family is usually the one looked up last; the lookup allocates.
-        const o = this.familyLookup(unescapeRange(key, rowLen, famEnd - 2));
+        const o = this.familyLookup(unescapeKeyPart(key, rowLen, famEnd - 2));
         this.familyMax = o.maxVersions;
         this.ttl = o.ttlMicros;
         this.lookedUp = key.slice(rowLen, famEnd);

@@ -212,6 +212,40 @@ function readEscaped(key: Uint8Array, at: number): { bytes: Uint8Array; next: nu
   return { bytes: out, next: i + 2 };
 }
 
+/** Bytes after the (row, family, qualifier) part of an internal key: tsInv, kind, seqInv. */
+export const columnTrailerBytes = trailerBytes + seqBytes;
+/** Position of the kind byte, counted from the end of an internal key. */
+export const kindFromEnd = seqBytes + 1;
+
+/** The index just past the 00 01 terminator of the escaped key part starting at `from`. */
+export function keyPartEnd(key: Uint8Array, from: number, end: number): number {
+  for (let i = from; i + 1 < end; i++) {
+    if (key[i] === 0) {
+      if (key[i + 1] === 1) return i + 2;
+      i++; // 00 FF: an escaped zero byte
+    }
+  }
+  throw corruption('key part has no terminator', { offset: from });
+}
+
+/** A fresh copy of the unescaped bytes of key[start, end) (end excludes the terminator). */
+export function unescapeKeyPart(key: Uint8Array, start: number, end: number): Uint8Array {
+  let zeros = 0;
+  for (let i = start; i < end; i++) {
+    if (key[i] === 0) {
+      zeros++;
+      i++;
+    }
+  }
+  const out = new Uint8Array(end - start - zeros);
+  let o = 0;
+  for (let i = start; i < end; i++) {
+    out[o++] = key[i]!;
+    if (key[i] === 0) i++;
+  }
+  return out;
+}
+
 /** Decodes an internal key; raises CORRUPTION when it is malformed. */
 export function parseInternalKey(key: Uint8Array): ParsedKey {
   const row = readEscaped(key, 0);

@@ -44,7 +44,17 @@
 import { copyBytes } from '../util/bytes.js';
 import { corruption, invalidArgument } from '../util/errors.js';
 import type { FamilyOptionsLookup } from './family-options.js';
-import { Kind, maxTimestamp, rowPrefixLength, seqOf, timestampOf } from './key.js';
+import {
+  columnTrailerBytes,
+  keyPartEnd,
+  Kind,
+  kindFromEnd,
+  maxTimestamp,
+  rowPrefixLength,
+  seqOf,
+  timestampOf,
+  unescapeKeyPart,
+} from './key.js';
 
 /**
  * A value view may keep at most this much memory alive; a value inside a larger buffer (a
@@ -103,35 +113,6 @@ function bytesMapKey(b: Uint8Array): string {
   return s;
 }
 
-/** The index just past the 00 01 terminator of the escaped key part starting at `from`. */
-function partEnd(key: Uint8Array, from: number, end: number): number {
-  for (let i = from; i + 1 < end; i++) {
-    if (key[i] === 0) {
-      if (key[i + 1] === 1) return i + 2;
-      i++; // 00 FF: an escaped zero byte
-    }
-  }
-  throw corruption('key part has no terminator', { offset: from });
-}
-
-/** A fresh copy of the unescaped bytes of key[start, end) (end excludes the terminator). */
-function unescapeRange(key: Uint8Array, start: number, end: number): Uint8Array {
-  let zeros = 0;
-  for (let i = start; i < end; i++) {
-    if (key[i] === 0) {
-      zeros++;
-      i++;
-    }
-  }
-  const out = new Uint8Array(end - start - zeros);
-  let o = 0;
-  for (let i = start; i < end; i++) {
-    out[o++] = key[i]!;
-    if (key[i] === 0) i++;
-  }
-  return out;
-}
-
 function checkCount(name: string, v: number | undefined): number {
   if (v === undefined) return Number.MAX_SAFE_INTEGER;
   if (!Number.isSafeInteger(v) || v < 1) {
@@ -141,8 +122,6 @@ function checkCount(name: string, v: number | undefined): number {
 }
 
 // Trailer of an internal key: tsInv (8) | kind (1) | seqInv (8).
-const kindFromEnd = 9;
-const columnTrailer = 17;
 /** "No timestamp": below every real timestamp, so `ts <= none` and `ts === none` are false. */
 const none = -1;
 
@@ -237,7 +216,7 @@ export class RowResolver {
    */
   add(key: Uint8Array, value: Uint8Array): void {
     if (seqOf(key) > this.snapshotSeq) return;
-    const colLen = key.length - columnTrailer;
+    const colLen = key.length - columnTrailerBytes;
     if (!this.sameColumn(key, colLen)) this.startColumn(key, colLen);
     const kind = key[key.length - kindFromEnd]!;
     if (kind === Kind.Put) {
@@ -285,8 +264,8 @@ export class RowResolver {
       this.columnDone = true; // older versions are all below the range
       return;
     }
-    this.qualifier ??= unescapeRange(key, this.famEnd, this.colLen - 2);
-    this.row ??= unescapeRange(key, 0, this.rowLen - 2);
+    this.qualifier ??= unescapeKeyPart(key, this.famEnd, this.colLen - 2);
+    this.row ??= unescapeKeyPart(key, 0, this.rowLen - 2);
     this.out.push({
       row: this.row,
       family: this.family,
@@ -311,7 +290,7 @@ export class RowResolver {
       this.famEnd = 0;
     }
     const rowLen = this.rowLen;
-    const famEnd = partEnd(key, rowLen, colLen);
+    const famEnd = keyPartEnd(key, rowLen, colLen);
     let sameFamily = famEnd === this.famEnd && this.colLen > 0;
     for (let i = rowLen; sameFamily && i < famEnd; i++) sameFamily = key[i] === this.colBuf[i];
     if (colLen > this.colBuf.length)
@@ -335,7 +314,7 @@ export class RowResolver {
     } else if (sel === undefined || sel.all) {
       this.columnUsed = true;
     } else {
-      this.qualifier = unescapeRange(key, famEnd, colLen - 2);
+      this.qualifier = unescapeKeyPart(key, famEnd, colLen - 2);
       this.columnUsed = sel.qualifiers.has(bytesMapKey(this.qualifier));
     }
   }
@@ -350,7 +329,7 @@ export class RowResolver {
       this.familyUsed = false;
       return;
     }
-    this.family = unescapeRange(key, this.rowLen, famEnd - 2);
+    this.family = unescapeKeyPart(key, this.rowLen, famEnd - 2);
     if (this.selection !== undefined) {
       this.familySel = this.selection.get(bytesMapKey(this.family));
       if (this.familySel === undefined) {
