@@ -31,10 +31,7 @@ import {
   checkLinearizability,
   formatOperation,
   type HistoryEvent,
-  type Model,
-  type Operation,
-  type Partition,
-  type StepResult,
+  versionedRegisterModel,
 } from '../sim/checker/index.js';
 import { LockReplica, type LockPeer } from './replica.js';
 import { registerLockService } from './service.js';
@@ -58,59 +55,6 @@ const PEERS: readonly LockPeer[] = IDS.map((id) => ({
   raft: { host: nameOf(id), port: RAFT_PORT },
   client: { host: nameOf(id), port: RPC_PORT },
 }));
-
-// ---- the model: one versioned register per node ----
-
-interface Reg {
-  readonly version: number;
-  readonly value: number | null;
-}
-
-const ILLEGAL: StepResult<never> = { ok: false };
-
-/** read → [version, value]; write v → new version; cas [expectedVersion, v] → new version. */
-const versionedRegisterModel: Model<Reg> = {
-  name: 'versioned-register',
-  description: 'per key: read → [version value], write v → version, cas [version v] → version',
-  init: () => ({ version: 0, value: null }),
-  step(state, op): StepResult<Reg> {
-    const next: Reg = { version: state.version + 1, value: null };
-    switch (op.f) {
-      case 'read': {
-        if (op.status === 'info') return { ok: true, state };
-        const [v, x] = op.output as [number, number | null];
-        return v === state.version && x === state.value ? { ok: true, state } : ILLEGAL;
-      }
-      case 'write': {
-        const after = { ...next, value: op.input as number };
-        if (op.status === 'ok' && op.output !== after.version) return ILLEGAL;
-        return { ok: true, state: after };
-      }
-      case 'cas': {
-        const [expected, x] = op.input as [number, number];
-        if (state.version !== expected) return op.status === 'info' ? { ok: true, state } : ILLEGAL;
-        const after = { ...next, value: x };
-        if (op.status === 'ok' && op.output !== after.version) return ILLEGAL;
-        return { ok: true, state: after };
-      }
-      default:
-        return ILLEGAL;
-    }
-  },
-  stateKey: (s) => `${s.version}:${String(s.value)}`,
-  formatState: (s) => `v${s.version}=${String(s.value)}`,
-  partition(ops): Partition[] {
-    const byKey = new Map<string, Operation[]>();
-    for (const op of ops) {
-      if (op.status === 'info' && op.f === 'read') continue;
-      const key = op.key ?? '';
-      const list = byKey.get(key) ?? [];
-      list.push(op);
-      byKey.set(key, list);
-    }
-    return [...byKey.keys()].sort().map((label) => ({ label, ops: byKey.get(label)! }));
-  },
-};
 
 // ---- a redirecting client ----
 

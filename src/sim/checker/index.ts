@@ -35,6 +35,8 @@ export {
   type Partition,
   type RegisterValue,
   type StepResult,
+  versionedRegisterModel,
+  type VersionedRegister,
 } from './models.js';
 export {
   EdnList,

@@ -131,6 +131,60 @@ function isIndeterminateRead(op: Operation): boolean {
   return op.status === 'info' && (op.f === 'read' || op.f === 'get');
 }
 
+/**
+ * A register per key that counts its writes, for stores that answer a write with the new
+ * version (the lock service): reads must see the exact [version, value]; acknowledged writes and
+ * compare-and-sets must report the exact new version.
+ */
+export interface VersionedRegister {
+  readonly version: number;
+  readonly value: number | null;
+}
+
+/** Per path: read → [version, value]; write v → new version; cas [expectedVersion, v] → new version. */
+export const versionedRegisterModel: Model<VersionedRegister> = {
+  name: 'versioned-register',
+  description: 'per key: read → [version value], write v → version, cas [version v] → version',
+  init: () => ({ version: 0, value: null }),
+  step(state, op): StepResult<VersionedRegister> {
+    const next: VersionedRegister = { version: state.version + 1, value: null };
+    switch (op.f) {
+      case 'read': {
+        if (op.status === 'info') return { ok: true, state };
+        const [v, x] = op.output as [number, number | null];
+        return v === state.version && x === state.value ? { ok: true, state } : ILLEGAL;
+      }
+      case 'write': {
+        const after = { ...next, value: op.input as number };
+        if (op.status === 'ok' && op.output !== after.version) return ILLEGAL;
+        return { ok: true, state: after };
+      }
+      case 'cas': {
+        const [expected, x] = op.input as [number, number];
+        if (state.version !== expected) return op.status === 'info' ? { ok: true, state } : ILLEGAL;
+        const after = { ...next, value: x };
+        if (op.status === 'ok' && op.output !== after.version) return ILLEGAL;
+        return { ok: true, state: after };
+      }
+      default:
+        return ILLEGAL;
+    }
+  },
+  stateKey: (s) => `${s.version}:${String(s.value)}`,
+  formatState: (s) => `v${s.version}=${String(s.value)}`,
+  partition(ops): Partition[] {
+    const byKey = new Map<string, Operation[]>();
+    for (const op of ops) {
+      if (op.status === 'info' && op.f === 'read') continue;
+      const key = op.key ?? '';
+      const list = byKey.get(key) ?? [];
+      list.push(op);
+      byKey.set(key, list);
+    }
+    return [...byKey.keys()].sort().map((label) => ({ label, ops: byKey.get(label)! }));
+  },
+};
+
 // A registry of heterogeneous models, so their state types differ.
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export const MODELS: Readonly<Record<string, Model<any>>> = {

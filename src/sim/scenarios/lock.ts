@@ -51,10 +51,7 @@ import {
   checkLinearizability,
   formatOperation,
   type HistoryEvent,
-  type Model,
-  type Operation,
-  type Partition,
-  type StepResult,
+  versionedRegisterModel,
 } from '../checker/index.js';
 import type { Scenario, ScenarioContext, ScenarioResult } from '../scenario.js';
 
@@ -80,57 +77,6 @@ const violationsMax = 20;
 
 /** Error replies that are bugs whatever the faults. */
 const unexpectedCodes = ['INTERNAL', 'ASSERTION_FAILED', 'INVALID_ARGUMENT', 'CORRUPTION'];
-
-const ILLEGAL: StepResult<never> = { ok: false };
-
-interface Reg {
-  readonly version: number;
-  readonly value: number | null;
-}
-
-/** Per path: read → [version, value]; write v → new version; cas [expectedVersion, v] → new version. */
-export const versionedRegisterModel: Model<Reg> = {
-  name: 'versioned-register',
-  description: 'per key: read → [version value], write v → version, cas [version v] → version',
-  init: () => ({ version: 0, value: null }),
-  step(state, op): StepResult<Reg> {
-    const next: Reg = { version: state.version + 1, value: null };
-    switch (op.f) {
-      case 'read': {
-        if (op.status === 'info') return { ok: true, state };
-        const [v, x] = op.output as [number, number | null];
-        return v === state.version && x === state.value ? { ok: true, state } : ILLEGAL;
-      }
-      case 'write': {
-        const after = { ...next, value: op.input as number };
-        if (op.status === 'ok' && op.output !== after.version) return ILLEGAL;
-        return { ok: true, state: after };
-      }
-      case 'cas': {
-        const [expected, x] = op.input as [number, number];
-        if (state.version !== expected) return op.status === 'info' ? { ok: true, state } : ILLEGAL;
-        const after = { ...next, value: x };
-        if (op.status === 'ok' && op.output !== after.version) return ILLEGAL;
-        return { ok: true, state: after };
-      }
-      default:
-        return ILLEGAL;
-    }
-  },
-  stateKey: (s) => `${s.version}:${String(s.value)}`,
-  formatState: (s) => `v${s.version}=${String(s.value)}`,
-  partition(ops): Partition[] {
-    const byKey = new Map<string, Operation[]>();
-    for (const op of ops) {
-      if (op.status === 'info' && op.f === 'read') continue;
-      const key = op.key ?? '';
-      const list = byKey.get(key) ?? [];
-      list.push(op);
-      byKey.set(key, list);
-    }
-    return [...byKey.keys()].sort().map((label) => ({ label, ops: byKey.get(label)! }));
-  },
-};
 
 /** Bugs a test plants to prove the checkers catch them (see the file comment). */
 export interface LockScenarioBugs {
