@@ -31,6 +31,7 @@ import { RpcClient } from '../wire/index.js';
 import { TesseraError, toTesseraError } from '../util/errors.js';
 import type { LockMode, MultiOp, NodeStat } from '../lock/commands.js';
 import type { WatchEventType, WatchKind } from '../lock/watches.js';
+import type { LockStatusReply } from '../lock/index.js';
 
 export const LOCK_CLIENT_TTL_MS_DEFAULT = 10_000;
 export const LOCK_CLIENT_CALL_TIMEOUT_MS_DEFAULT = 5_000;
@@ -81,15 +82,8 @@ export interface WatchHandle {
   cancel(): void;
 }
 
-export interface LockStatus {
-  readonly id: number;
-  readonly role: string;
-  readonly term: number;
-  readonly leaderId: number;
-  readonly leader: string | null;
-  readonly commit: number;
-  readonly applied: number;
-}
+/** The `lock.status` reply (defined by the service). */
+export type LockStatus = LockStatusReply;
 
 type Body = Record<string, unknown>;
 

@@ -7,6 +7,7 @@
 import { parseAddress, type Env } from '../../env/index.js';
 import { TesseraError, toTesseraError } from '../../util/errors.js';
 import { RpcClient } from '../../wire/index.js';
+import type { LockStatusReply } from '../../lock/index.js';
 
 /** Codes after which the request may or may not have taken effect, or never reached a replica. */
 const TRANSIENT = new Set([
@@ -109,16 +110,8 @@ export class LockClient {
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-/** The `lock.status` reply. */
-export interface LockStatus {
-  readonly id: number;
-  readonly role: string;
-  readonly term: number;
-  readonly leaderId: number;
-  readonly leader: string | null;
-  readonly commit: number;
-  readonly applied: number;
-}
+/** The `lock.status` reply (defined by the service). */
+export type LockStatus = LockStatusReply;
 
 /** Polls `lock.status` on every address until one reports itself leader; returns its address. */
 export async function waitForLeader(
