@@ -50,6 +50,10 @@ export class BlockIterator {
   private valueView: Uint8Array | undefined;
   /** Position after the last varint readVarint decoded. */
   private cursor = 0;
+  /** The last entry header readEntryHeader decoded. */
+  private hShared = 0;
+  private hUnshared = 0;
+  private hValueLength = 0;
 
   /** Points the iterator at `block`, unpositioned. */
   setBlock(block: Block): void {
@@ -150,22 +154,10 @@ export class BlockIterator {
         this.isValid = false;
         return;
       }
-      let shared: number;
-      let unshared: number;
-      let vlen: number;
-      if (
-        p + 3 <= limit &&
-        (shared = d[p]!) < 0x80 &&
-        (unshared = d[p + 1]!) < 0x80 &&
-        (vlen = d[p + 2]!) < 0x80
-      ) {
-        p += 3;
-      } else {
-        shared = this.readVarint(p);
-        unshared = this.readVarint(this.cursor);
-        vlen = this.readVarint(this.cursor);
-        p = this.cursor;
-      }
+      p = this.readEntryHeader(p);
+      const shared = this.hShared;
+      const unshared = this.hUnshared;
+      const vlen = this.hValueLength;
       if (shared > previousLength || p + unshared + vlen > limit || (n === 0 && shared !== 0)) {
         throw this.corrupt(`bad entry in the restart run at ${start}`);
       }
@@ -227,21 +219,9 @@ export class BlockIterator {
   /** Compares the (whole) key stored at restart point `i` with `target`, as compareFrom. */
   private compareRestartKey(i: number, target: Uint8Array, from: number): number {
     const d = this.data;
-    let p = this.restarts[i]!;
-    let shared: number;
-    let unshared: number;
-    if (p + 3 <= this.limit && (shared = d[p]!) < 0x80 && (unshared = d[p + 1]!) < 0x80) {
-      p += 3; // the value length's first byte: its value is not needed here
-      if (d[p - 1]! >= 0x80) {
-        this.readVarint(p - 1);
-        p = this.cursor;
-      }
-    } else {
-      shared = this.readVarint(p);
-      unshared = this.readVarint(this.cursor);
-      this.readVarint(this.cursor);
-      p = this.cursor;
-    }
+    const p = this.readEntryHeader(this.restarts[i]!);
+    const shared = this.hShared;
+    const unshared = this.hUnshared;
     if (shared !== 0 || p + unshared > this.limit) {
       throw this.corrupt(`bad restart entry at ${this.restarts[i]}`);
     }
@@ -256,23 +236,10 @@ export class BlockIterator {
       this.isValid = false;
       return false;
     }
-    let shared: number;
-    let unshared: number;
-    let vlen: number;
-    // Most entries have three one-byte varints (LevelDB's fast path).
-    if (
-      p + 3 <= this.limit &&
-      (shared = d[p]!) < 0x80 &&
-      (unshared = d[p + 1]!) < 0x80 &&
-      (vlen = d[p + 2]!) < 0x80
-    ) {
-      p += 3;
-    } else {
-      shared = this.readVarint(p);
-      unshared = this.readVarint(this.cursor);
-      vlen = this.readVarint(this.cursor);
-      p = this.cursor;
-    }
+    p = this.readEntryHeader(p);
+    const shared = this.hShared;
+    const unshared = this.hUnshared;
+    const vlen = this.hValueLength;
     if (shared > this.keyLength || p + unshared + vlen > this.limit) {
       throw this.corrupt(`bad entry at ${this.nextEntry}`);
     }
@@ -292,6 +259,34 @@ export class BlockIterator {
     this.valueView = undefined;
     this.isValid = true;
     return true;
+  }
+
+  /**
+   * Decodes the entry header (shared, unshared, value length) at `p` into hShared,
+   * hUnshared and hValueLength and returns where the key suffix starts. Most entries have
+   * three one-byte varints (LevelDB's fast path); fields, not a returned object, keep the
+   * hot path free of allocation.
+   */
+  private readEntryHeader(p: number): number {
+    const d = this.data;
+    let a: number;
+    let b: number;
+    let c: number;
+    if (
+      p + 3 <= this.limit &&
+      (a = d[p]!) < 0x80 &&
+      (b = d[p + 1]!) < 0x80 &&
+      (c = d[p + 2]!) < 0x80
+    ) {
+      this.hShared = a;
+      this.hUnshared = b;
+      this.hValueLength = c;
+      return p + 3;
+    }
+    this.hShared = this.readVarint(p);
+    this.hUnshared = this.readVarint(this.cursor);
+    this.hValueLength = this.readVarint(this.cursor);
+    return this.cursor;
   }
 
   /** A varint of at most 32 bits at `p`, within the entries; sets `cursor` after it. */
