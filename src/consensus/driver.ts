@@ -5,7 +5,8 @@
  * and fed to the pure `Raft` by one loop, which then handles each Ready in the order types.ts
  * requires: `storage.save(rd)` (fsynced), then send its messages, restore its snapshot, apply
  * its committed entries in order, answer its read states, then `advance(rd)`. No message
- * leaves before the state it depends on is durable. Raft forbids input between `ready()` and
+ * leaves before the state it depends on is durable (a leader's own appends go out during its
+ * save, which they do not depend on; see handle()). Raft forbids input between `ready()` and
  * `advance()`, which is why everything goes through the queue.
  *
  * Proposals resolve when their entry is applied (same index and term); if a different entry
@@ -98,6 +99,8 @@ export class RaftNode {
   private applied: number;
   private snapshotIndex: number;
   private looping = false;
+  /** The term in which the previous Ready was handled as leader; -1 when it was not. */
+  private leaderTerm = -1;
   private loopDone: Promise<void> = Promise.resolve();
   private stopped = false;
   /** The error that stopped the node (a failed save, an apply that threw), if any. */
@@ -256,10 +259,21 @@ export class RaftNode {
   }
 
   private async handle(rd: Ready): Promise<void> {
+    // A leader's messages (appends, heartbeats) go out while its own disk write runs (Raft
+    // thesis §10.2.1): its fsync and the followers' overlap instead of following each other.
+    // Safe because (1) a leader's messages promise nothing about its own disk: it counts
+    // itself towards a commit only through its match index, and (2) this loop steps no input
+    // while the save runs, so an acknowledgement is counted only after the leader's copy is
+    // durable too. Only a Ready produced wholly as leader of one term qualifies: a batch that
+    // began as candidate or follower may hold votes or append acks, which must wait for disk.
+    const term = this.raft.status().term;
+    const early = rd.softState.role === 'leader' && this.leaderTerm === term;
+    if (early) for (const m of rd.messages) this.opts.transport.send(m.to, m);
     await this.storage.save(rd);
+    this.leaderTerm = rd.softState.role === 'leader' ? term : -1;
     // Durable now, but a stopped node sends and applies nothing more.
     if (this.stopped) return;
-    for (const m of rd.messages) this.opts.transport.send(m.to, m);
+    if (!early) for (const m of rd.messages) this.opts.transport.send(m.to, m);
     if (rd.snapshot) this.installSnapshot(rd.snapshot);
     for (const e of rd.committedEntries) this.applyEntry(e);
     for (const rs of rd.readStates) this.onReadState(rs);
