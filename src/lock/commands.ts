@@ -9,6 +9,7 @@
  * byte naming the command, `now`, then the command's fields in declaration order. Strings are
  * length-prefixed UTF-8, optional numbers a presence byte then a varint, booleans one byte.
  * Decoding is strict: unknown tags or flags, bad UTF-8, trailing bytes → CORRUPTION.
+ * Byte by byte, with worked examples a test keeps true: docs/formats/lock-commands.md.
  */
 import { ByteReader, ByteWriter } from '../util/byte-io.js';
 import { corruption, type ErrorCode } from '../util/errors.js';

@@ -7,6 +7,8 @@
  * exceptions: every replica reaches the same verdict and the log moves on. A failed command
  * changes nothing. Only broken invariants (ASSERTION_FAILED) throw.
  *
+ * The snapshot format (snapshot()/restore()) is documented in docs/formats/lock-snapshot.md.
+ *
  * Time: the machine keeps `time`, the largest stamp applied so far, and uses it for node times
  * and session expiry, so time in the state never runs backwards across a change of leader.
  *
