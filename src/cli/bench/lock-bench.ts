@@ -4,7 +4,9 @@
  * or `lock.set` of 1 KiB values on random existing nodes, at read fractions 0%, 50%, 90% and
  * 100%, against a 3-replica cluster of real `tessera lock` processes it starts itself (Raft log
  * fsync on). `--compare etcd` drives the same load through a local 3-member etcd's HTTP/JSON
- * gateway (linearizable range reads, puts) and prints the ratios.
+ * gateway (linearizable range reads, puts) and prints the ratios; `--compare zookeeper` does the
+ * same against a local 3-server ZooKeeper ensemble (setData writes, getData reads, clients spread
+ * over the servers and reading from their own server, as in the ZooKeeper paper).
  */
 import { cpus } from 'node:os';
 import { Command } from 'commander';
@@ -13,8 +15,25 @@ import { etcdAvailable, etcdVersion, ETCD_INSTALL, startEtcd } from './etcd-peer
 import { LatencyHistogram } from './histogram.js';
 import { LockClient, waitForLeader } from './lock-client.js';
 import { startLockCluster } from './lock-cluster.js';
+import {
+  startZooKeeper,
+  zookeeperAvailable,
+  zookeeperVersion,
+  ZOOKEEPER_INSTALL,
+} from './zookeeper-peer.js';
 
 const READ_FRACTIONS = [0, 0.5, 0.9, 1] as const;
+
+/** The systems `--compare` accepts; each is started locally as a 3-member cluster. */
+const PEERS = ['etcd', 'zookeeper'] as const;
+type Peer = (typeof PEERS)[number];
+
+/** One load against a peer: `op` by client `c`, a read or a write of node `key`. */
+interface PeerDriver {
+  load(keys: number, value: Uint8Array): Promise<void>;
+  op(c: number, read: boolean, key: number, value: Uint8Array): Promise<unknown>;
+  stop(): Promise<void>;
+}
 
 interface LockBenchOptions {
   clients: number;
@@ -40,23 +59,34 @@ interface Row {
   readonly readFraction: number;
   readonly tessera: Measured;
   readonly etcd?: Measured & { readonly ratio: number };
+  readonly zookeeper?: Measured & { readonly ratio: number };
 }
 
 export function lockBenchCommand(): Command {
   return new Command('lock')
-    .description('lock-service get/set throughput at 0/50/90/100% reads (vs etcd with --compare)')
+    .description(
+      'lock-service get/set throughput at 0/50/90/100% reads (vs etcd or ZooKeeper with --compare)',
+    )
     .option('--clients <n>', 'concurrent closed-loop clients', (v) => Number(v), 32)
     .option('--seconds <s>', 'measured seconds per read fraction', (v) => Number(v), 10)
     .option('--keys <n>', 'nodes the clients read and write', (v) => Number(v), 1000)
     .option('--value-bytes <n>', 'value size in bytes', (v) => Number(v), 1024)
-    .option('--compare <system>', "also run the load against 'etcd' (a local 3-member cluster)")
+    .option(
+      '--compare <system>',
+      "also run the load against 'etcd' or 'zookeeper' (a local 3-member cluster)",
+    )
     .option('--json', 'print results as JSON')
     .action(async (opts: LockBenchOptions) => {
-      if (opts.compare !== undefined && opts.compare !== 'etcd') {
-        throw new Error(`--compare: only 'etcd' is supported, not '${opts.compare}'`);
+      if (opts.compare !== undefined && !(PEERS as readonly string[]).includes(opts.compare)) {
+        throw new Error(`--compare: one of ${PEERS.join(', ')}, not '${opts.compare}'`);
       }
       if (opts.compare === 'etcd' && !etcdAvailable()) {
         throw new Error(`--compare etcd needs etcd on PATH; Debian/Ubuntu: ${ETCD_INSTALL}`);
+      }
+      if (opts.compare === 'zookeeper' && !zookeeperAvailable()) {
+        throw new Error(
+          `--compare zookeeper needs java and the ZooKeeper server jars; Debian/Ubuntu: ${ZOOKEEPER_INSTALL}`,
+        );
       }
       const report = await runLockBench(opts);
       if (opts.json) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
@@ -151,33 +181,35 @@ async function runLockBench(opts: LockBenchOptions) {
     await cluster.stop();
   }
 
-  const etcd = new Map<number, Measured>();
-  if (opts.compare === 'etcd') {
-    progress('starting a 3-member etcd cluster...');
-    const e = await startEtcd(clients);
+  const peer = opts.compare as Peer | undefined;
+  const other = new Map<number, Measured>();
+  if (peer !== undefined) {
+    progress(`starting a 3-member ${peer} cluster...`);
+    const d = await startPeer(peer, clients);
     try {
-      await parallel(keys, clients, (i) => e.put(keyName(i), value));
-      const op = async (_c: number, read: boolean, key: number) => {
-        if (read) await e.get(keyName(key));
-        else await e.put(keyName(key), value);
-      };
+      await d.load(keys, value);
+      const op = (c: number, read: boolean, key: number) =>
+        d.op(c, read, key, value).then(() => {});
       await closedLoop(clients, Math.min(1, seconds / 4), 0.5, keys, op); // warm-up
       for (const reads of READ_FRACTIONS) {
-        progress(`etcd: ${Math.round(reads * 100)}% reads, ${clients} clients, ${seconds} s`);
-        etcd.set(reads, await closedLoop(clients, seconds, reads, keys, op));
+        progress(`${peer}: ${Math.round(reads * 100)}% reads, ${clients} clients, ${seconds} s`);
+        other.set(reads, await closedLoop(clients, seconds, reads, keys, op));
       }
     } finally {
-      await e.stop();
+      await d.stop();
     }
   }
 
   const results: Row[] = READ_FRACTIONS.map((reads) => {
     const t = tessera.get(reads)!;
-    const e = etcd.get(reads);
+    const e = other.get(reads);
     return {
       readFraction: reads,
       tessera: t,
-      ...(e ? { etcd: { ...e, ratio: t.opsPerSecond / e.opsPerSecond } } : {}),
+      ...(e && peer === 'etcd' ? { etcd: { ...e, ratio: t.opsPerSecond / e.opsPerSecond } } : {}),
+      ...(e && peer === 'zookeeper'
+        ? { zookeeper: { ...e, ratio: t.opsPerSecond / e.opsPerSecond } }
+        : {}),
     };
   });
   return {
@@ -189,15 +221,57 @@ async function runLockBench(opts: LockBenchOptions) {
     keys,
     valueBytes,
     cluster: '3 tessera lock replicas on loopback (Raft log fsync on), clients to the leader',
-    comparison:
-      opts.compare === 'etcd'
-        ? `etcd ${etcdVersion()}, 3 members on loopback (fsync on), HTTP/JSON gateway to the leader`
-        : 'not run (--compare etcd)',
+    ...(peer !== undefined ? { compare: peer } : {}),
+    comparison: comparisonText(peer),
     results,
   };
 }
 
+/** Starts `peer` as a local 3-member cluster and returns how to drive the bench load on it. */
+async function startPeer(peer: Peer, clients: number): Promise<PeerDriver> {
+  switch (peer) {
+    case 'etcd': {
+      const e = await startEtcd(clients);
+      return {
+        load: (keys, value) => parallel(keys, clients, (i) => e.put(keyName(i), value)),
+        op: (_c, read, key, value) => (read ? e.get(keyName(key)) : e.put(keyName(key), value)),
+        stop: () => e.stop(),
+      };
+    }
+    case 'zookeeper': {
+      const z = await startZooKeeper(clients);
+      return {
+        load: async (keys, value) => {
+          await z.create(0, '/bench', new Uint8Array());
+          await parallel(keys, clients, (i) => z.create(i % clients, keyName(i), value));
+        },
+        op: (c, read, key, value) =>
+          read ? z.get(c, keyName(key)) : z.put(c, keyName(key), value),
+        stop: () => z.stop(),
+      };
+    }
+    default:
+      throw new Error(`unknown peer ${String(peer)}`);
+  }
+}
+
+function comparisonText(peer: Peer | undefined): string {
+  switch (peer) {
+    case 'etcd':
+      return `etcd ${etcdVersion()}, 3 members on loopback (fsync on), HTTP/JSON gateway to the leader`;
+    case 'zookeeper':
+      return (
+        `ZooKeeper ${zookeeperVersion()}, 3 servers on loopback (forceSync=yes), one session per ` +
+        "client spread round-robin over the servers; getData is served by the client's own " +
+        'server (not linearizable, unlike the tessera and etcd reads), setData goes through the leader'
+      );
+    case undefined:
+      return 'not run (--compare etcd|zookeeper)';
+  }
+}
+
 function printTable(report: Awaited<ReturnType<typeof runLockBench>>): void {
+  const peer = report.compare ?? 'etcd';
   const out: string[] = [];
   out.push(`tessera bench lock — ${report.machine}`);
   out.push(
@@ -205,14 +279,16 @@ function printTable(report: Awaited<ReturnType<typeof runLockBench>>): void {
   );
   const num = (n: number, w: number) => Math.round(n).toString().padStart(w);
   const ms = (n: number) => n.toFixed(2).padStart(7);
+  const head = `${peer} ops/s`;
   out.push(
     `${'reads'.padStart(5)} ${'ops/s'.padStart(8)} ${'p50 ms'.padStart(7)} ${'p99 ms'.padStart(7)} ${'errs'.padStart(4)}` +
-      ` | ${'etcd ops/s'.padStart(10)} ${'p50 ms'.padStart(7)} ${'p99 ms'.padStart(7)} ${'ratio'.padStart(6)}`,
+      ` | ${head.padStart(15)} ${'p50 ms'.padStart(7)} ${'p99 ms'.padStart(7)} ${'errs'.padStart(4)} ${'ratio'.padStart(6)}`,
   );
   for (const r of report.results) {
     const t = r.tessera;
-    const e = r.etcd
-      ? `${num(r.etcd.opsPerSecond, 10)} ${ms(r.etcd.p50Ms)} ${ms(r.etcd.p99Ms)} ${r.etcd.ratio.toFixed(2).padStart(6)}`
+    const o = r[peer];
+    const e = o
+      ? `${num(o.opsPerSecond, 15)} ${ms(o.p50Ms)} ${ms(o.p99Ms)} ${num(o.errors, 4)} ${o.ratio.toFixed(2).padStart(6)}`
       : 'n/a';
     out.push(
       `${`${Math.round(r.readFraction * 100)}%`.padStart(5)} ${num(t.opsPerSecond, 8)} ${ms(t.p50Ms)} ${ms(t.p99Ms)} ${num(t.errors, 4)} | ${e}`,
@@ -221,9 +297,9 @@ function printTable(report: Awaited<ReturnType<typeof runLockBench>>): void {
   for (const r of report.results) {
     if (r.tessera.firstError)
       out.push(`${r.readFraction * 100}% reads, tessera error: ${r.tessera.firstError}`);
-    if (r.etcd?.firstError)
-      out.push(`${r.readFraction * 100}% reads, etcd error: ${r.etcd.firstError}`);
+    const o = r[peer];
+    if (o?.firstError) out.push(`${r.readFraction * 100}% reads, ${peer} error: ${o.firstError}`);
   }
-  out.push(`comparison: ${report.comparison}; ratio = tessera ops/s ÷ etcd ops/s`);
+  out.push(`comparison: ${report.comparison}; ratio = tessera ops/s ÷ ${peer} ops/s`);
   process.stdout.write(`${out.join('\n')}\n`);
 }
