@@ -26,6 +26,12 @@ describe('prefixEnd', () => {
     expect(prefixEnd(input)).toEqual(end === undefined ? undefined : b(...end));
     expect(input).toEqual(b(...prefix)); // not modified
   });
+
+  it('leaves a Buffer prefix (as msgpack decodes request bodies on Node) unmodified', () => {
+    const input = Buffer.from([0x72, 0x6f, 0x77]);
+    expect(prefixEnd(input)).toEqual(b(0x72, 0x6f, 0x78));
+    expect([...input]).toEqual([0x72, 0x6f, 0x77]);
+  });
 });
 
 describe('scanRange', () => {

@@ -75,7 +75,8 @@ export function prefixEnd(prefix: Uint8Array): Uint8Array | undefined {
   let n = prefix.length;
   while (n > 0 && prefix[n - 1] === 0xff) n--;
   if (n === 0) return undefined;
-  const out = prefix.slice(0, n);
+  // A copy, never a view: a Buffer's slice() shares memory, and this one is edited.
+  const out = new Uint8Array(prefix.subarray(0, n));
   out[n - 1] = prefix[n - 1]! + 1;
   return out;
 }

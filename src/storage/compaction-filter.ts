@@ -273,7 +273,7 @@ export class CompactionFilter {
         const o = this.familyLookup(unescapeKeyPart(key, rowLen, famEnd - 2));
         this.familyMax = o.maxVersions;
         this.ttl = o.ttlMicros;
-        this.lookedUp = key.slice(rowLen, famEnd);
+        this.lookedUp = new Uint8Array(key.subarray(rowLen, famEnd)); // a copy, even of a Buffer
       }
     }
     this.columnDeleteTs = none;
