@@ -12,6 +12,7 @@ export {
   type RowResult,
   type ScanOptions,
   type Snapshot,
+  type StoreGauges,
   type StoreStats,
   type WriteOptions,
 } from './store.js';

@@ -49,9 +49,17 @@ export interface StoreOptions {
   readonly familyOptions?: FamilyOptionsLookup;
   /** Open table files kept (their index and filter stay in memory). */
   readonly openTablesMax?: number;
+  /**
+   * Hears each WAL fsync's duration in microseconds (env.clock.monoMicros()), for metrics.
+   * Absent: no clock is read for it. Called on the WAL's path: keep it cheap; it must not throw.
+   */
+  readonly onWalSync?: (micros: number) => void;
 }
 
-export type ResolvedOptions = Required<StoreOptions> & { readonly blockCacheBytes: number };
+export type ResolvedOptions = Required<Omit<StoreOptions, 'onWalSync'>> & {
+  readonly blockCacheBytes: number;
+  readonly onWalSync: ((micros: number) => void) | undefined;
+};
 
 const mib = 1024 * 1024;
 /** Reserve of the budget for index and filter blocks of open tables. */
@@ -121,5 +129,6 @@ export function resolveOptions(o: StoreOptions): ResolvedOptions {
     tombstoneGraceMicros: positive('tombstoneGraceMicros', o.tombstoneGraceMicros ?? 0, 0),
     familyOptions: o.familyOptions ?? (() => defaultFamilyOptions),
     openTablesMax: positive('openTablesMax', o.openTablesMax ?? 1000),
+    onWalSync: o.onWalSync,
   };
 }

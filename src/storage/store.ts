@@ -27,6 +27,9 @@ import { BlockCache } from './cache/index.js';
 import { CompactionFilter } from './compaction-filter.js';
 import { mergeTables } from './compaction-job.js';
 import {
+  levelBytes,
+  levelScores,
+  levelTargetBytes,
   overlapsRows,
   pickCompaction,
   pickFullCompaction,
@@ -118,6 +121,28 @@ export interface StoreStats {
   /** Microseconds writers spent waiting on back-pressure. */
   stallMicros: number;
   walSyncs: number;
+}
+
+/** What metrics read from a store at scrape time (see `gauges()`): cheap, synchronous. */
+export interface StoreGauges {
+  /** Approximate bytes in the active and frozen memtables. */
+  readonly memtableBytes: number;
+  /** Frozen memtables waiting for their flush. */
+  readonly frozenMemtables: number;
+  /** Level-0 files (leveled) or runs (tiered). */
+  readonly l0Files: number;
+  /** Bytes in table files, all levels. */
+  readonly tableBytes: number;
+  /**
+   * Bytes compaction is behind by, estimated as RocksDB's "pending compaction bytes" is: for
+   * each level whose score is >= 1, its bytes beyond its target (all of level 0); tiered: the
+   * bytes of the runs the picker would merge next. 0 when nothing needs compacting.
+   */
+  readonly compactionPendingBytes: number;
+  /** The highest level score (leveled; >= 1 means a compaction is due), 0 for tiered. */
+  readonly compactionScore: number;
+  /** WAL fsyncs finished since the store opened, the current WAL's included. */
+  readonly walSyncs: number;
 }
 
 interface PendingWrite {
@@ -290,6 +315,7 @@ export class Store {
     this.pendingOutputs.add(number);
     const path = joinPath(this.options.dir, walFileName(number));
     const wal = await Wal.create(this.env, path, this.options.wal);
+    wal.onSync = this.options.onWalSync;
     // The WAL's directory entry must be durable before any record in it is acknowledged.
     await this.env.fs.syncDir(this.options.dir);
     return { wal, number };
@@ -828,7 +854,8 @@ export class Store {
       const limit = options.limit ?? Infinity;
       let batch: RowResult[] = [];
       while (it.valid() && emitted < limit) {
-        const prefix = it.key().slice(0, rowPrefixLength(it.key()));
+        const key = it.key();
+        const prefix = new Uint8Array(key.subarray(0, rowPrefixLength(key))); // a copy, even of a Buffer
         if (stop && compareBytesRaw(prefix, stop) >= 0) break;
         resolver.reset();
         while (it.valid() && hasPrefix(it.key(), prefix)) {
@@ -867,6 +894,41 @@ export class Store {
       files: files.length,
       bytes: files.reduce((n, f) => n + f.size, 0),
     }));
+  }
+
+  /** Point-in-time gauges for metrics; no I/O. */
+  gauges(): StoreGauges {
+    const levels = this.versions.current.levels;
+    let memtableBytes = this.mem.approximateBytes;
+    for (const f of this.frozen) memtableBytes += f.mem.approximateBytes;
+    let tableBytes = 0;
+    for (const files of levels) tableBytes += levelBytes(files);
+    let compactionPendingBytes = 0;
+    let compactionScore = 0;
+    if (this.options.compactionStyle === 'leveled') {
+      const scores = levelScores(levels, this.options);
+      for (let l = 0; l < scores.length; l++) {
+        const score = scores[l]!;
+        compactionScore = Math.max(compactionScore, score);
+        if (score < 1) continue;
+        const bytes = levelBytes(levels[l] ?? []);
+        compactionPendingBytes +=
+          l === 0 ? bytes : Math.max(0, bytes - levelTargetBytes(l, this.options));
+      }
+    } else {
+      const pick = pickCompaction(levels, this.options);
+      if (pick) compactionPendingBytes = levelBytes(pick.inputs);
+    }
+    return {
+      memtableBytes,
+      frozenMemtables: this.frozen.length,
+      l0Files: levels[0]?.length ?? 0,
+      tableBytes,
+      compactionPendingBytes,
+      compactionScore,
+      // stats.walSyncs counts closed WALs; `wal` is unset only before open() finishes.
+      walSyncs: this.stats.walSyncs + ((this.wal as Wal | undefined)?.syncCount ?? 0),
+    };
   }
 
   /** Bytes held in memory against the budget: memtables, block cache, index and filters. */

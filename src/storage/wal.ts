@@ -86,7 +86,7 @@ export class Wal {
   private readonly timer: Timer | undefined;
 
   private constructor(
-    env: Env,
+    private readonly env: Env,
     private readonly writer: LogWriter,
     private readonly options: WalOptions,
   ) {
@@ -135,6 +135,12 @@ export class Wal {
   get durableSize(): number {
     return this.durableBytes;
   }
+
+  /**
+   * Hears each finished fsync's duration in microseconds (env.clock.monoMicros()); unset, no
+   * clock is read. For metrics: it must not throw.
+   */
+  onSync: ((micros: number) => void) | undefined = undefined;
 
   /** Fsyncs finished since the WAL was opened; group commit makes it far below the appends. */
   get syncCount(): number {
@@ -274,9 +280,12 @@ export class Wal {
           }
           if (group.sync) {
             const covered = this.writtenBytes;
+            const onSync = this.onSync;
+            const t0 = onSync === undefined ? 0 : this.env.clock.monoMicros();
             await this.writer.sync();
             this.syncs++;
             this.durableBytes = covered;
+            if (onSync !== undefined) onSync(this.env.clock.monoMicros() - t0);
           }
         } catch (err) {
           this.fail(err, group);

@@ -2,7 +2,14 @@
  * The native wire protocol: framing, the msgpack body codec, and RPC over one connection
  * (request ids, deadlines, cancellation, error codes). Byte layout: docs/formats/rpc.md.
  */
-export { RpcServer, type RpcServerOptions, type RpcServerStats } from './server.js';
+export {
+  RpcServer,
+  UNKNOWN_METHOD_LABEL,
+  type RpcObserver,
+  type RpcOutcome,
+  type RpcServerOptions,
+  type RpcServerStats,
+} from './server.js';
 export type { CallContext, Handler } from './server-connection.js';
 export { RpcClient, type RpcClientOptions, type CallOptions } from './client.js';
 export {

@@ -5,7 +5,7 @@
  * handling, and nothing here throws into the Env's callbacks.
  */
 import type { Address, Connection, Env, Timer } from '../env/types.js';
-import { TesseraError, isTesseraError, toTesseraError } from '../util/errors.js';
+import { TesseraError, isTesseraError, toTesseraError, type ErrorCode } from '../util/errors.js';
 import { decodeValue } from './codec.js';
 import { DeadlineTimer } from './deadline-timer.js';
 import { FrameDecoder, type FrameSink } from './decoder.js';
@@ -51,6 +51,7 @@ export interface ConnectionOwner {
   readonly handshakeTimeoutMs: number;
   readonly lingerMs: number;
   readonly stats: MutableServerStats;
+  readonly observer: RpcObserver | undefined;
   handler(method: string): Handler | undefined;
   connectionClosed(conn: ServerConnection): void;
   connectionIdle(conn: ServerConnection): void;
@@ -70,6 +71,31 @@ export interface MutableServerStats {
   lastProtocolError: string;
 }
 
+/**
+ * How a request ended: `'ok'` (a RESPONSE went out), the code of the ERROR sent, `'CANCELLED'`
+ * (the caller cancelled; nothing is sent) or `'CONNECTION_CLOSED'` (the connection ended first).
+ */
+export type RpcOutcome = 'ok' | ErrorCode;
+
+/** The `method` an observer hears for a request naming no registered method. */
+export const UNKNOWN_METHOD_LABEL = '(unknown)';
+
+/**
+ * Told once per REQUEST frame that was read whole and named a request id not already in flight:
+ * answered, refused before its handler ran (UNKNOWN_METHOD, OVERLOADED, SHUTTING_DOWN, an expired
+ * deadline), cancelled, or cut off by the connection closing or the server stopping. A request
+ * the server could not parse is a protocol error of its connection (`stats().protocolErrors`).
+ */
+export interface RpcObserver {
+  /**
+   * `method` is a registered method's name, or UNKNOWN_METHOD_LABEL (callers could otherwise
+   * make up unboundedly many names); `micros` runs from reading the request to its end
+   * (env.clock.monoMicros()). Called synchronously on the server's path: keep it cheap; it must
+   * not throw.
+   */
+  onCall(method: string, micros: number, outcome: RpcOutcome): void;
+}
+
 const HANDSHAKE_KINDS = kindMask(FrameKind.HELLO);
 const OPEN_KINDS = kindMask(FrameKind.REQUEST, FrameKind.CANCEL, FrameKind.PING, FrameKind.PONG);
 
@@ -87,6 +113,8 @@ type State = (typeof State)[keyof typeof State];
 
 class ServerCall implements CallContext {
   answered = false;
+  /** When the request was read (env.clock.monoMicros()); only read when an observer listens. */
+  startMicros = 0;
   private controller: AbortController | undefined;
   private abortReason: TesseraError | undefined;
 
@@ -260,6 +288,8 @@ export class ServerConnection implements FrameSink {
   }
 
   private onRequest(requestId: number, buf: Uint8Array, start: number, end: number): void {
+    const observer = this.owner.observer;
+    const startMicros = observer === undefined ? 0 : this.owner.env.clock.monoMicros();
     let method: string;
     let timeoutMs: number;
     let args: unknown;
@@ -279,21 +309,30 @@ export class ServerConnection implements FrameSink {
       );
       return;
     }
+    const handler = this.owner.handler(method);
     if (this.state === State.Draining) {
-      this.sendError(requestId, new TesseraError('SHUTTING_DOWN', 'the server is shutting down'));
+      this.refuseRequest(
+        requestId,
+        handler === undefined ? UNKNOWN_METHOD_LABEL : method,
+        startMicros,
+        new TesseraError('SHUTTING_DOWN', 'the server is shutting down'),
+      );
       return;
     }
-    const handler = this.owner.handler(method);
     if (handler === undefined) {
-      this.sendError(
+      this.refuseRequest(
         requestId,
+        UNKNOWN_METHOD_LABEL,
+        startMicros,
         new TesseraError('UNKNOWN_METHOD', `no method '${method}'`, { method }),
       );
       return;
     }
     if (this.running >= this.owner.inFlightMax) {
-      this.sendError(
+      this.refuseRequest(
         requestId,
+        method,
+        startMicros,
         new TesseraError(
           'OVERLOADED',
           `${this.running} requests already in flight on this connection (limit ${this.owner.inFlightMax})`,
@@ -310,12 +349,13 @@ export class ServerConnection implements FrameSink {
       const now = clock.monoMicros();
       if (now >= deadline) {
         this.owner.stats.deadlinesExceeded++;
-        this.sendError(requestId, deadlineError(method, timeoutMs, false));
+        this.refuseRequest(requestId, method, startMicros, deadlineError(method, timeoutMs, false));
         return;
       }
       this.deadlines.schedule(deadline, now);
     }
     const call = new ServerCall(this, requestId, method, deadline);
+    call.startMicros = startMicros;
     this.calls.set(requestId, call);
     this.running++;
     this.owner.stats.requestsStarted++;
@@ -349,7 +389,7 @@ export class ServerConnection implements FrameSink {
     const call = this.calls.get(requestId);
     if (call === undefined) return; // Already answered: CANCEL and response crossed.
     this.owner.stats.cancelsReceived++;
-    this.forget(call);
+    this.forget(call, 'CANCELLED');
     call.abort(new TesseraError('CANCELLED', 'the caller cancelled the request'));
   }
 
@@ -358,29 +398,31 @@ export class ServerConnection implements FrameSink {
 
   private succeed(call: ServerCall, value: unknown): void {
     if (call.answered || this.state >= State.Closing) return;
-    this.forget(call);
+    let outcome: RpcOutcome = 'ok';
     try {
       this.outbox.response(call.requestId, value);
       this.owner.stats.responsesSent++;
     } catch (err) {
       const e = toTesseraError(err);
-      this.sendError(
-        call.requestId,
+      const error =
         e.code === 'FRAME_TOO_LARGE'
           ? e
           : new TesseraError(
               'INTERNAL',
               `the result of '${call.method}' cannot be encoded: ${e.message}`,
-            ),
-      );
+            );
+      outcome = error.code;
+      this.sendError(call.requestId, error);
     }
+    this.forget(call, outcome);
     this.maybeIdle();
   }
 
   private fail(call: ServerCall, err: unknown): void {
     if (!call.answered && this.state < State.Closing) {
-      this.forget(call);
-      this.sendError(call.requestId, toTesseraError(err));
+      const error = toTesseraError(err);
+      this.forget(call, error.code);
+      this.sendError(call.requestId, error);
       this.maybeIdle();
     }
     if (isTesseraError(err, 'ASSERTION_FAILED')) {
@@ -400,9 +442,28 @@ export class ServerConnection implements FrameSink {
     this.owner.stats.errorsSent++;
   }
 
-  private forget(call: ServerCall): void {
+  /** Answers a request turned away before its handler ran, and tells the observer. */
+  private refuseRequest(
+    requestId: number,
+    method: string,
+    startMicros: number,
+    error: TesseraError,
+  ): void {
+    this.sendError(requestId, error);
+    const observer = this.owner.observer;
+    if (observer !== undefined) {
+      observer.onCall(method, this.owner.env.clock.monoMicros() - startMicros, error.code);
+    }
+  }
+
+  /** The call's end: no answer may follow. Tells the observer (once: callers check `answered`). */
+  private forget(call: ServerCall, outcome: RpcOutcome): void {
     call.answered = true;
     this.calls.delete(call.requestId);
+    const observer = this.owner.observer;
+    if (observer !== undefined) {
+      observer.onCall(call.method, this.owner.env.clock.monoMicros() - call.startMicros, outcome);
+    }
   }
 
   /** A handler finished (whether or not its answer is still wanted). */
@@ -417,9 +478,9 @@ export class ServerConnection implements FrameSink {
     for (const call of this.calls.values()) {
       const d = call.deadlineMonoMicros;
       if (d <= now) {
-        this.forget(call);
-        this.owner.stats.deadlinesExceeded++;
         const error = deadlineError(call.method, 0, true);
+        this.forget(call, error.code);
+        this.owner.stats.deadlinesExceeded++;
         call.abort(error);
         this.sendError(call.requestId, error);
       } else if (d < next) {
@@ -475,7 +536,7 @@ export class ServerConnection implements FrameSink {
       'the server stopped before the request finished',
     );
     for (const call of this.calls.values()) {
-      this.forget(call);
+      this.forget(call, error.code);
       call.abort(error);
       this.sendError(call.requestId, error);
     }
@@ -540,7 +601,7 @@ export class ServerConnection implements FrameSink {
 
   private abortAll(reason: TesseraError): void {
     for (const call of this.calls.values()) {
-      this.forget(call);
+      this.forget(call, reason.code);
       call.abort(reason);
     }
   }

@@ -13,7 +13,10 @@ import {
   type ConnectionOwner,
   type Handler,
   type MutableServerStats,
+  type RpcObserver,
 } from './server-connection.js';
+
+export { UNKNOWN_METHOD_LABEL, type RpcObserver, type RpcOutcome } from './server-connection.js';
 
 export interface RpcServerOptions {
   /** Largest frame accepted from a client, advertised in HELLO_ACK. Default 16 MiB. */
@@ -28,6 +31,11 @@ export interface RpcServerOptions {
   readonly lingerMs?: number;
   /** How long close() lets in-flight requests finish, unless told otherwise. Default 5000 ms. */
   readonly drainTimeoutMs?: number;
+  /**
+   * Hears how each request ended (for metrics). Absent: the server reads no clock for it and
+   * makes no call, so an unobserved server pays nothing.
+   */
+  readonly observer?: RpcObserver;
 }
 
 export interface RpcServerStats {
@@ -96,6 +104,7 @@ export class RpcServer {
       handshakeTimeoutMs,
       lingerMs,
       stats: this.counters,
+      observer: options.observer,
       handler: (method) => handlers.get(method),
       connectionClosed(conn) {
         connections.delete(conn);
