@@ -22,12 +22,19 @@ export interface ClusterProcess {
   readonly address: string;
   readonly pid: number;
   readonly dir: string;
+  /** Where the process serves Prometheus metrics (`http://<metrics>/metrics`), when it does. */
+  readonly metrics?: string;
 }
 
 const tesseraBin = fileURLToPath(new URL('../../bin/tessera.js', import.meta.url));
 const readyTimeoutMs = 15_000;
 const restartsPerMinuteMax = 5;
 const stopGraceMs = 5_000;
+/**
+ * Whether `tessera node` takes `--metrics HOST:PORT` yet (node-command.ts wires metrics in its
+ * own change); until then nodes get no --metrics and list no metrics address.
+ */
+const nodeServesMetrics = false;
 
 interface Child {
   readonly role: 'node' | 'lock';
@@ -38,6 +45,8 @@ interface Child {
   readonly args: readonly string[];
   proc: ChildProcess;
   address: string;
+  /** The metrics address from the ready line (host:port), if the child printed one. */
+  metrics: string | undefined;
   restarts: number[];
 }
 
@@ -47,6 +56,11 @@ interface Child {
  * Ctrl-C. The cluster is serving nodes answering the native protocol and (by default) three
  * lock-service replicas (`tessera lock`, role `lock` in cluster.json); the master and tablet
  * servers join it as their issues land.
+ *
+ * Every child serves Prometheus metrics on the cluster's host at a port it picks (`--metrics
+ * HOST:0`: fixed ports would collide with whatever else runs on the machine, and cluster.json
+ * says where each one landed); the launcher reads the address from the child's ready line,
+ * lists it in cluster.json (`metrics`) and prints the URLs.
  */
 export function localCommand(): Command {
   return new Command('local')
@@ -103,6 +117,7 @@ async function runLocal(opts: LocalOptions): Promise<number> {
         address: c.address,
         pid: c.proc.pid ?? -1,
         dir: c.dir,
+        ...(c.metrics === undefined ? {} : { metrics: c.metrics }),
       })),
     };
     const tmp = `${clusterPath}.tmp`;
@@ -122,13 +137,21 @@ async function runLocal(opts: LocalOptions): Promise<number> {
       }
       child.restarts.push(now);
       const args =
-        child.role === 'node' ? nodeArgs(child.name, child.dir, child.address) : child.args;
+        child.role === 'node'
+          ? nodeArgs(child.name, child.dir, child.address, opts.host)
+          : child.args;
       startChild(child.name, args).then(
-        ({ proc, address }) => {
+        ({ proc, address, metrics }) => {
           child.proc = proc;
           child.address = address;
+          child.metrics = metrics;
           writeClusterFile('running');
-          logEvent('local', 'process-restarted', { name: child.name, pid: proc.pid, address });
+          logEvent('local', 'process-restarted', {
+            name: child.name,
+            pid: proc.pid,
+            address,
+            metrics,
+          });
           supervise(child);
         },
         (err: Error) =>
@@ -143,9 +166,9 @@ async function runLocal(opts: LocalOptions): Promise<number> {
       const dir = join(dataDir, name);
       const port = opts.basePort === 0 ? 0 : opts.basePort + i;
       const listen = `${opts.host}:${port}`;
-      const args = nodeArgs(name, dir, listen);
-      const { proc, address } = await startChild(name, args);
-      const child: Child = { role: 'node', name, dir, listen, args, proc, address, restarts: [] };
+      const args = nodeArgs(name, dir, listen, opts.host);
+      const started = await startChild(name, args);
+      const child: Child = { role: 'node', name, dir, listen, args, ...started, restarts: [] };
       children.push(child);
       supervise(child);
     }
@@ -166,6 +189,7 @@ async function runLocal(opts: LocalOptions): Promise<number> {
         const dir = join(dataDir, name);
         const listen = `${opts.host}:${port}`;
         const args = ['lock', '--id', String(i + 1), '--peers', peers, '--dir', dir];
+        args.push('--metrics', metricsAddress(opts.host));
         const started = await startChild(name, args).catch((err: Error) => err);
         return { name, dir, listen, args, started };
       }),
@@ -185,12 +209,20 @@ async function runLocal(opts: LocalOptions): Promise<number> {
     return 1;
   }
   writeClusterFile('running');
+  const withMetrics = children.filter((c) => c.metrics !== undefined);
   const lines = [
     `Tessera local cluster is up (data in ${dataDir}, listed in ${clusterPath})`,
     ...children.map(
       (c) => `  ${c.name.padEnd(8)} ${c.role.padEnd(5)} ${c.address.padEnd(21)} pid ${c.proc.pid}`,
     ),
     `Try it:  npx tessera ping ${children.find((c) => c.role === 'node')?.address ?? ''}`,
+    ...(withMetrics.length === 0
+      ? []
+      : [
+          'Metrics (Prometheus text format; see docs/observability.md):',
+          ...withMetrics.map((c) => `  ${c.name.padEnd(8)} ${metricsUrl(c.metrics!)}`),
+        ]),
+    'Logs:    JSON lines on stderr (level: TESSERA_LOG_LEVEL=debug|info|warn|error)',
     'Stop:    Ctrl-C',
   ];
   process.stdout.write(`${lines.join('\n')}\n`);
@@ -223,15 +255,26 @@ function runningLauncher(clusterPath: string): number | undefined {
   }
 }
 
-function nodeArgs(name: string, dir: string, listen: string): string[] {
+function nodeArgs(name: string, dir: string, listen: string, host: string): string[] {
   mkdirSync(dir, { recursive: true });
-  return ['node', '--name', name, '--dir', dir, '--listen', listen];
+  const args = ['node', '--name', name, '--dir', dir, '--listen', listen];
+  if (nodeServesMetrics) args.push('--metrics', metricsAddress(host));
+  return args;
+}
+
+/** A child's `--metrics`: the cluster's host, a port the child picks. */
+function metricsAddress(host: string): string {
+  return `${host.includes(':') ? `[${host}]` : host}:0`;
+}
+
+function metricsUrl(address: string): string {
+  return `http://${address}/metrics`;
 }
 
 function startChild(
   name: string,
   args: readonly string[],
-): Promise<{ proc: ChildProcess; address: string }> {
+): Promise<{ proc: ChildProcess; address: string; metrics: string | undefined }> {
   const proc = spawn(process.execPath, [tesseraBin, ...args], {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
@@ -243,10 +286,11 @@ function startChild(
     const lines = createInterface({ input: proc.stdout! });
     lines.on('line', (line) => {
       try {
-        const msg = JSON.parse(line) as { event?: string; address?: string };
+        const msg = JSON.parse(line) as { event?: string; address?: string; metrics?: unknown };
         if (msg.event === 'ready' && msg.address) {
           clearTimeout(timer);
-          resolveStart({ proc, address: msg.address });
+          const metrics = typeof msg.metrics === 'string' ? msg.metrics : undefined;
+          resolveStart({ proc, address: msg.address, metrics });
         }
       } catch {
         // Not a control line; the node's logs go to stderr, so ignore stray output.

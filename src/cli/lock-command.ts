@@ -8,6 +8,15 @@ import { raftAddressFor } from '../lock/replica.js';
 import { invalidArgument } from '../util/errors.js';
 import { RpcServer } from '../wire/index.js';
 import { logEvent } from './log.js';
+import { createRegistry, raftMetrics, rpcMetrics, startMetricsServer } from './metrics.js';
+
+interface LockOptions {
+  id: string;
+  peers: string;
+  listen?: string;
+  dir: string;
+  metrics?: string;
+}
 
 /**
  * Parses `1=127.0.0.1:7801,2=127.0.0.1:7802,…` into lock-service peers. Each address is the
@@ -33,8 +42,11 @@ export function parseLockPeers(spec: string): LockPeer[] {
  * replica as a real process: serves the `lock.*` methods (docs/lock-protocol.md) on `--listen`
  * (default: its own peer address) and speaks Raft (UDP, and TCP for large messages) on its peer
  * address's port + 1000.
- * On start it prints `{"event":"ready","id":…,"address":"…","raft":"…","pid":…}` on stdout; it
- * stops cleanly on SIGTERM or SIGINT.
+ * It serves Prometheus metrics (RPC requests and latency, Raft term, commit and applied index,
+ * leader; docs/observability.md) at http://`--metrics`/metrics (default: the --listen host, a
+ * free port). On start it prints
+ * `{"event":"ready","id":…,"address":"…","raft":"…","metrics":"…","pid":…}` on stdout; it stops
+ * cleanly on SIGTERM or SIGINT.
  */
 export function lockCommand(): Command {
   return new Command('lock')
@@ -46,7 +58,11 @@ export function lockCommand(): Command {
     )
     .option('--listen <address>', 'client address to listen on (default: own peer address)')
     .option('--dir <path>', 'data directory', './data/lock')
-    .action(async (opts: { id: string; peers: string; listen?: string; dir: string }) => {
+    .option(
+      '--metrics <address>',
+      'HOST:PORT serving Prometheus metrics at /metrics (default: the --listen host, port 0 = pick)',
+    )
+    .action(async (opts: LockOptions) => {
       const id = Number(opts.id);
       const peers = parseLockPeers(opts.peers);
       const self = peers.find((p) => p.id === id);
@@ -58,21 +74,32 @@ export function lockCommand(): Command {
       mkdirSync(dir, { recursive: true });
       const env = realEnv({ name, root: dir });
       const replica = await LockReplica.start({ env, id, peers, dir: 'raft' });
-      const server = new RpcServer(env);
+      const registry = createRegistry(name);
+      let serving = true;
+      raftMetrics(registry, () => (serving ? replica.status() : undefined));
+      const server = new RpcServer(env, { observer: rpcMetrics(registry) });
       registerLockService(server, replica);
-      const bound = await server.listen(opts.listen ? parseAddress(opts.listen) : self.client!);
+      const listen = opts.listen ? parseAddress(opts.listen) : self.client!;
+      const bound = await server.listen(listen);
+      const metricsAt = opts.metrics ? parseAddress(opts.metrics) : { host: listen.host, port: 0 };
+      const metricsServer = await startMetricsServer(registry, metricsAt.host, metricsAt.port);
       const address = formatAddress(bound);
       const raft = formatAddress(self.raft);
+      const metrics = metricsServer.address;
       process.stdout.write(
-        `${JSON.stringify({ event: 'ready', id, address, raft, pid: process.pid })}\n`,
+        `${JSON.stringify({ event: 'ready', id, address, raft, metrics, pid: process.pid })}\n`,
       );
-      logEvent(name, 'ready', { address, raft, dir });
+      logEvent(name, 'ready', { address, raft, metrics, dir });
       await new Promise<void>((done) => {
         const stop = (signal: string) => {
           logEvent(name, 'stopping', { signal });
           server
             .close()
-            .then(() => replica.stop())
+            .then(() => {
+              serving = false;
+              return replica.stop();
+            })
+            .then(() => metricsServer.close())
             .then(done, done);
         };
         process.once('SIGTERM', () => stop('SIGTERM'));
