@@ -52,3 +52,43 @@ export {
   type TabletOptions,
   type WriteResult,
 } from './tablet.js';
+export {
+  Catalog,
+  catalogEntryVersion,
+  decodeCatalogEntry,
+  encodeCatalogEntry,
+  type CatalogEntry,
+} from './catalog.js';
+export {
+  Database,
+  nodeMemoryBudgetBytesDefault,
+  tableDirName,
+  tableMemoryBytesMin,
+  type DatabaseOptions,
+  type TableStoreOptions,
+} from './database.js';
+export {
+  TableDispatcher,
+  filterDepthMax,
+  filterNodesMax,
+  readColumnsMax,
+  scanBatchBytesMax,
+  scanBatchRowsDefault,
+  scanBatchRowsMax,
+  scannerLeaseMs,
+  scannersMax,
+} from './table-dispatch.js';
+export {
+  TABLE_METHODS,
+  type TableCaller,
+  type TableMethod,
+  type TableReply,
+  type TableRequest,
+  type TableRequests,
+  type WireCell,
+  type WireCondition,
+  type WireGetSpec,
+  type WireMutation,
+  type WireRow,
+  type WireScanSpec,
+} from './table-protocol.js';
