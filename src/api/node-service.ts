@@ -1,10 +1,12 @@
 /**
- * The native RPC service of a Tessera node. For now a node answers `ping` (health and
- * identity) and `echo` (the RPC benchmark's payload); table operations join as the store
- * arrives (see the first-usable-store issue).
+ * The native RPC service of a Tessera node: `ping` (health and identity), `echo` (the RPC
+ * benchmark's payload) and, when the node is given a Database, the `table.*` methods
+ * (docs/formats/table-rpc.md).
  */
 import type { Address, Env } from '../env/index.js';
+import { TableDispatcher, type Database } from '../model/index.js';
 import { RpcServer, type RpcServerOptions } from '../wire/index.js';
+import { registerTableService } from './table-service.js';
 
 export const PROTOCOL_METHODS = ['ping', 'echo'] as const;
 
@@ -21,11 +23,18 @@ export interface NodeServiceOptions {
   readonly role?: string;
   readonly listen: Address;
   readonly rpc?: RpcServerOptions;
+  /**
+   * The tables to serve. The node does not own it: close() stops the service and releases
+   * its scanners, and the caller closes the database afterwards.
+   */
+  readonly database?: Database;
 }
 
 export interface RunningNode {
   readonly address: Address;
   readonly server: RpcServer;
+  /** Present when the node serves tables. */
+  readonly tables: TableDispatcher | undefined;
   close(): Promise<void>;
 }
 
@@ -42,6 +51,16 @@ export async function startNodeService(
     uptimeMicros: env.clock.monoMicros() - startedMicros,
   }));
   server.handle('echo', (args: unknown) => args);
+  const tables =
+    options.database === undefined ? undefined : new TableDispatcher(env, options.database);
+  if (tables !== undefined) registerTableService(server, tables);
   const address = await server.listen(options.listen);
-  return { address, server, close: () => server.close() };
+  const close = async (): Promise<void> => {
+    try {
+      await server.close();
+    } finally {
+      await tables?.close();
+    }
+  };
+  return { address, server, tables, close };
 }

@@ -1,15 +1,41 @@
 import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { Command } from 'commander';
+import { Command, InvalidArgumentError } from 'commander';
 import { startNodeService } from '../api/index.js';
 import { formatAddress, parseAddress } from '../env/index.js';
 import { realEnv } from '../env/real/index.js';
+import { Database } from '../model/index.js';
+import type { WalSyncMode } from '../storage/index.js';
 import { logEvent } from './log.js';
 
+/** With `--sync interval`: how often the WAL is fsynced. */
+const syncIntervalMs = 100;
+const memoryMbMin = 16;
+
+function parseSync(v: string): 'always' | 'interval' {
+  if (v !== 'always' && v !== 'interval') {
+    throw new InvalidArgumentError("expected 'always' or 'interval'");
+  }
+  return v;
+}
+
+function parseMemoryMb(v: string): number {
+  const n = Number(v);
+  if (!Number.isSafeInteger(n) || n < memoryMbMin) {
+    throw new InvalidArgumentError(`expected an integer >= ${memoryMbMin}`);
+  }
+  return n;
+}
+
 /**
- * `tessera node --listen HOST:PORT --dir DIR` — one serving node as a real process.
- * On start it prints one JSON line to stdout, `{"event":"ready","address":"…","pid":…}`,
- * which `tessera local` and tests wait for; it stops cleanly on SIGTERM or SIGINT.
+ * `tessera node --listen HOST:PORT --dir DIR` — one serving node as a real process, serving
+ * the tables of the Database in DIR. On start it prints one JSON line to stdout,
+ * `{"event":"ready","address":"…","pid":…}`, which `tessera local` and tests wait for; it stops
+ * cleanly on SIGTERM or SIGINT (the service first, then the database).
+ *
+ * `--sync always` (the default) fsyncs the WAL before a write is acknowledged; `--sync
+ * interval` fsyncs every 100 ms, so a machine crash may lose the last 100 ms of acknowledged
+ * writes. `--memory-mb` is the node's memory budget, shared by its tables' stores.
  */
 export function nodeCommand(): Command {
   return new Command('node')
@@ -17,25 +43,52 @@ export function nodeCommand(): Command {
     .option('--listen <address>', 'address to listen on (port 0 picks one)', '127.0.0.1:7701')
     .option('--dir <path>', 'data directory', './data/node')
     .option('--name <name>', 'node name for logs and ping', 'node')
-    .action(async (opts: { listen: string; dir: string; name: string }) => {
-      const dir = resolve(opts.dir);
-      mkdirSync(dir, { recursive: true });
-      const env = realEnv({ name: opts.name, root: dir });
-      const node = await startNodeService(env, {
-        name: opts.name,
-        listen: parseAddress(opts.listen),
-      });
-      const address = formatAddress(node.address);
-      process.stdout.write(`${JSON.stringify({ event: 'ready', address, pid: process.pid })}\n`);
-      logEvent(opts.name, 'ready', { address, dir });
-      await new Promise<void>((done) => {
-        const stop = (signal: string) => {
-          logEvent(opts.name, 'stopping', { signal });
-          node.close().then(done, done);
-        };
-        process.once('SIGTERM', () => stop('SIGTERM'));
-        process.once('SIGINT', () => stop('SIGINT'));
-      });
-      logEvent(opts.name, 'stopped');
-    });
+    .option('--sync <mode>', 'WAL durability: always | interval', parseSync, 'always')
+    .option('--memory-mb <n>', 'memory budget of the node in MiB', parseMemoryMb, 256)
+    .action(
+      async (opts: {
+        listen: string;
+        dir: string;
+        name: string;
+        sync: 'always' | 'interval';
+        memoryMb: number;
+      }) => {
+        const dir = resolve(opts.dir);
+        mkdirSync(dir, { recursive: true });
+        const env = realEnv({ name: opts.name, root: dir });
+        const wal: WalSyncMode =
+          opts.sync === 'always'
+            ? { sync: 'always' }
+            : { sync: 'interval', intervalMs: syncIntervalMs };
+        const database = await Database.open(env, {
+          dir: '/',
+          store: { wal, memoryBudgetBytes: opts.memoryMb * 1024 * 1024 },
+        });
+        const node = await startNodeService(env, {
+          name: opts.name,
+          listen: parseAddress(opts.listen),
+          database,
+        }).catch(async (err: unknown) => {
+          await database.close().catch(() => undefined);
+          throw err;
+        });
+        const address = formatAddress(node.address);
+        process.stdout.write(`${JSON.stringify({ event: 'ready', address, pid: process.pid })}\n`);
+        logEvent(opts.name, 'ready', { address, dir, sync: opts.sync, memoryMb: opts.memoryMb });
+        await new Promise<void>((done) => {
+          const stop = (signal: string) => {
+            logEvent(opts.name, 'stopping', { signal });
+            node
+              .close()
+              .catch((err: unknown) => logEvent(opts.name, 'error', { error: String(err) }))
+              .then(() => database.close())
+              .catch((err: unknown) => logEvent(opts.name, 'error', { error: String(err) }))
+              .then(done, done);
+          };
+          process.once('SIGTERM', () => stop('SIGTERM'));
+          process.once('SIGINT', () => stop('SIGINT'));
+        });
+        logEvent(opts.name, 'stopped');
+      },
+    );
 }

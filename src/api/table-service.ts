@@ -1,0 +1,15 @@
+/**
+ * The native protocol's `table.*` methods (docs/formats/table-rpc.md): each handler hands the
+ * decoded, still untrusted body to the TableDispatcher, which validates it in full and answers
+ * INVALID_ARGUMENT for a malformed one, so a bad request fails alone and the server serves on.
+ */
+import { TABLE_METHODS, type TableDispatcher, type TableMethod } from '../model/index.js';
+import type { RpcServer } from '../wire/index.js';
+
+export function registerTableService(server: RpcServer, dispatcher: TableDispatcher): void {
+  for (const method of TABLE_METHODS) {
+    server.handle(method, (args: unknown, ctx) =>
+      dispatcher.call<TableMethod>(method, args as never, { signal: ctx.signal }),
+    );
+  }
+}
