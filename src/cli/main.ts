@@ -1,10 +1,12 @@
 import { Command } from 'commander';
 import { benchCommand } from './bench/index.js';
 import { checkCommand } from './check-command.js';
+import { execCommand } from './exec-command.js';
 import { localCommand } from './local-command.js';
 import { lockCommand } from './lock-command.js';
 import { nodeCommand } from './node-command.js';
 import { pingCommand } from './ping-command.js';
+import { shellCommand } from './shell-command.js';
 import { simCommand } from './sim-command.js';
 
 export const VERSION = '0.1.0';
@@ -21,7 +23,9 @@ export async function main(argv: readonly string[]): Promise<number | undefined>
     .addCommand(pingCommand())
     .addCommand(simCommand())
     .addCommand(benchCommand())
-    .addCommand(checkCommand());
+    .addCommand(checkCommand())
+    .addCommand(shellCommand())
+    .addCommand(execCommand());
   await program.parseAsync([...argv]);
   return undefined;
 }
