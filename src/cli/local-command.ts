@@ -30,12 +30,6 @@ const tesseraBin = fileURLToPath(new URL('../../bin/tessera.js', import.meta.url
 const readyTimeoutMs = 15_000;
 const restartsPerMinuteMax = 5;
 const stopGraceMs = 5_000;
-/**
- * Whether `tessera node` takes `--metrics HOST:PORT` yet (node-command.ts wires metrics in its
- * own change); until then nodes get no --metrics and list no metrics address.
- */
-const nodeServesMetrics = false;
-
 interface Child {
   readonly role: 'node' | 'lock';
   readonly name: string;
@@ -215,7 +209,7 @@ async function runLocal(opts: LocalOptions): Promise<number> {
     ...children.map(
       (c) => `  ${c.name.padEnd(8)} ${c.role.padEnd(5)} ${c.address.padEnd(21)} pid ${c.proc.pid}`,
     ),
-    `Try it:  npx tessera ping ${children.find((c) => c.role === 'node')?.address ?? ''}`,
+    ...connectHelp(children.find((c) => c.role === 'node')?.address),
     ...(withMetrics.length === 0
       ? []
       : [
@@ -242,6 +236,16 @@ async function runLocal(opts: LocalOptions): Promise<number> {
   return 0;
 }
 
+/** How to reach the cluster: the shell, a one-off command, and the client library. */
+function connectHelp(node: string | undefined): string[] {
+  if (node === undefined) return [];
+  return [
+    `Connect: npx tessera shell --connect ${node}`,
+    `         npx tessera exec --connect ${node} "create 'users', 'info'"`,
+    `         import { connect } from 'tessera'; const db = await connect('${node}');`,
+  ];
+}
+
 /** The pid of a launcher still running from this directory, if any. */
 function runningLauncher(clusterPath: string): number | undefined {
   if (!existsSync(clusterPath)) return undefined;
@@ -257,9 +261,17 @@ function runningLauncher(clusterPath: string): number | undefined {
 
 function nodeArgs(name: string, dir: string, listen: string, host: string): string[] {
   mkdirSync(dir, { recursive: true });
-  const args = ['node', '--name', name, '--dir', dir, '--listen', listen];
-  if (nodeServesMetrics) args.push('--metrics', metricsAddress(host));
-  return args;
+  return [
+    'node',
+    '--name',
+    name,
+    '--dir',
+    dir,
+    '--listen',
+    listen,
+    '--metrics',
+    metricsAddress(host),
+  ];
 }
 
 /** A child's `--metrics`: the cluster's host, a port the child picks. */

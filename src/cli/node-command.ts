@@ -4,9 +4,10 @@ import { Command, InvalidArgumentError } from 'commander';
 import { startNodeService } from '../api/index.js';
 import { formatAddress, parseAddress } from '../env/index.js';
 import { realEnv } from '../env/real/index.js';
-import { Database } from '../model/index.js';
+import { Database, type TableStoreSample } from '../model/index.js';
 import type { WalSyncMode } from '../storage/index.js';
 import { logEvent } from './log.js';
+import { createRegistry, rpcMetrics, startMetricsServer, storeMetrics } from './metrics.js';
 
 /** With `--sync interval`: how often the WAL is fsynced. */
 const syncIntervalMs = 100;
@@ -45,6 +46,10 @@ export function nodeCommand(): Command {
     .option('--name <name>', 'node name for logs and ping', 'node')
     .option('--sync <mode>', 'WAL durability: always | interval', parseSync, 'always')
     .option('--memory-mb <n>', 'memory budget of the node in MiB', parseMemoryMb, 256)
+    .option(
+      '--metrics <address>',
+      'HOST:PORT serving /metrics (default: the --listen host, port 0)',
+    )
     .action(
       async (opts: {
         listen: string;
@@ -52,6 +57,7 @@ export function nodeCommand(): Command {
         name: string;
         sync: 'always' | 'interval';
         memoryMb: number;
+        metrics?: string;
       }) => {
         const dir = resolve(opts.dir);
         mkdirSync(dir, { recursive: true });
@@ -60,26 +66,38 @@ export function nodeCommand(): Command {
           opts.sync === 'always'
             ? { sync: 'always' }
             : { sync: 'interval', intervalMs: syncIntervalMs };
+        const registry = createRegistry(opts.name);
+        let samples: () => Iterable<TableStoreSample> = () => [];
+        const stores = storeMetrics(registry, () => samples());
         const database = await Database.open(env, {
           dir: '/',
           store: { wal, memoryBudgetBytes: opts.memoryMb * 1024 * 1024 },
+          onWalSync: (table) => stores.walSyncObserver(table),
         });
+        samples = () => database.storeSamples();
+        const listen = parseAddress(opts.listen);
         const node = await startNodeService(env, {
           name: opts.name,
-          listen: parseAddress(opts.listen),
+          listen,
           database,
+          rpc: { observer: rpcMetrics(registry) },
         }).catch(async (err: unknown) => {
           await database.close().catch(() => undefined);
           throw err;
         });
+        const m = opts.metrics === undefined ? { ...listen, port: 0 } : parseAddress(opts.metrics);
+        const metricsServer = await startMetricsServer(registry, m.host, m.port);
         const address = formatAddress(node.address);
-        process.stdout.write(`${JSON.stringify({ event: 'ready', address, pid: process.pid })}\n`);
+        const ready = { event: 'ready', address, metrics: metricsServer.address, pid: process.pid };
+        process.stdout.write(`${JSON.stringify(ready)}\n`);
         logEvent(opts.name, 'ready', { address, dir, sync: opts.sync, memoryMb: opts.memoryMb });
         await new Promise<void>((done) => {
           const stop = (signal: string) => {
             logEvent(opts.name, 'stopping', { signal });
-            node
+            metricsServer
               .close()
+              .catch(() => undefined)
+              .then(() => node.close())
               .catch((err: unknown) => logEvent(opts.name, 'error', { error: String(err) }))
               .then(() => database.close())
               .catch((err: unknown) => logEvent(opts.name, 'error', { error: String(err) }))

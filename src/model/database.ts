@@ -21,7 +21,7 @@
  * so many creates after an open can overcommit the budget until the next restart.
  */
 import type { Env } from '../env/index.js';
-import type { StoreOptions } from '../storage/index.js';
+import type { StoreGauges, StoreOptions, StoreStats } from '../storage/index.js';
 import { TesseraError, invalidArgument } from '../util/errors.js';
 import { Catalog, type CatalogEntry } from './catalog.js';
 import type { MutationLimits } from './mutation.js';
@@ -37,6 +37,15 @@ export interface DatabaseOptions {
   /** Engine options for table stores; `memoryBudgetBytes` is the whole node's budget. */
   readonly store?: TableStoreOptions;
   readonly limits?: Partial<MutationLimits>;
+  /** Per table: a hook given each WAL fsync's duration (metrics label it by table). */
+  readonly onWalSync?: (table: string) => (micros: number) => void;
+}
+
+/** One table store's gauges and counters, for metrics. */
+export interface TableStoreSample {
+  readonly table: string;
+  readonly gauges: StoreGauges;
+  readonly stats: Readonly<StoreStats>;
 }
 
 export const nodeMemoryBudgetBytesDefault = 256 * 1024 * 1024;
@@ -73,6 +82,7 @@ export class Database {
     private readonly catalog: Catalog,
     private readonly storeOptions: TableStoreOptions,
     private readonly limits: Partial<MutationLimits> | undefined,
+    private readonly onWalSync: DatabaseOptions['onWalSync'],
   ) {}
 
   /** Opens the catalog, deletes orphan table directories and opens every table's tablet. */
@@ -84,7 +94,14 @@ export class Database {
     const budget = options.store?.memoryBudgetBytes ?? nodeMemoryBudgetBytesDefault;
     const share = Math.max(tableMemoryBytesMin, Math.floor(budget / Math.max(1, entries.length)));
     const storeOptions: TableStoreOptions = { ...options.store, memoryBudgetBytes: share };
-    const db = new Database(env, options.dir, catalog, storeOptions, options.limits);
+    const db = new Database(
+      env,
+      options.dir,
+      catalog,
+      storeOptions,
+      options.limits,
+      options.onWalSync,
+    );
     try {
       const live = new Set(entries.map(tableDirName));
       for (const name of await env.fs.list(tablesDir)) {
@@ -103,7 +120,10 @@ export class Database {
     const tablet = await Tablet.open(this.env, {
       schema: entry.schema,
       dir: joinPath(joinPath(this.dir, 'tables'), tableDirName(entry)),
-      store: this.storeOptions,
+      store:
+        this.onWalSync === undefined
+          ? this.storeOptions
+          : { ...this.storeOptions, onWalSync: this.onWalSync(entry.schema.name) },
       ...(this.limits === undefined ? {} : { limits: this.limits }),
     });
     this.tables.set(entry.schema.name, { entry, tablet });
@@ -165,6 +185,12 @@ export class Database {
   listTables(): string[] {
     this.checkOpen();
     return [...this.tables.keys()].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  }
+
+  /** Each open table store's gauges and counters, for metrics (no I/O). */
+  storeSamples(): TableStoreSample[] {
+    if (this.closed) return [];
+    return [...this.tables].map(([table, t]) => ({ table, ...t.tablet.storeSample() }));
   }
 
   /** The tablet serving the table's rows; NOT_FOUND when there is no such table. */

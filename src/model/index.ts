@@ -66,6 +66,7 @@ export {
   tableMemoryBytesMin,
   type DatabaseOptions,
   type TableStoreOptions,
+  type TableStoreSample,
 } from './database.js';
 export {
   TableDispatcher,

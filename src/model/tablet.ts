@@ -11,7 +11,14 @@
  * outside the range raises NOT_SERVING, which tells a client to refresh its location.
  */
 import type { Env } from '../env/index.js';
-import { Store, type Cell, type RowResult, type StoreOptions } from '../storage/index.js';
+import {
+  Store,
+  type Cell,
+  type RowResult,
+  type StoreGauges,
+  type StoreOptions,
+  type StoreStats,
+} from '../storage/index.js';
 import { compareBytes, toHex } from '../util/bytes.js';
 import { invalidArgument, TesseraError, toTesseraError } from '../util/errors.js';
 import { toBytes, type Bytes } from './bytes.js';
@@ -343,6 +350,11 @@ export class Tablet {
   }
 
   // -------------------------------------------------------------------------------------------
+
+  /** The store's point-in-time gauges and counters, for metrics (no I/O). */
+  storeSample(): { readonly gauges: StoreGauges; readonly stats: Readonly<StoreStats> } {
+    return { gauges: this.store.gauges(), stats: this.store.stats };
+  }
 
   /** Closes the store; writes still queued fail, and later calls are NOT_SERVING. */
   async close(): Promise<void> {
