@@ -14,7 +14,6 @@
  * `table.scanClose`.
  */
 import {
-  scanRange,
   toBytes,
   type Bytes,
   type ColumnSpec,
@@ -171,17 +170,12 @@ function getSpec(options: GetOptions): WireGetSpec | undefined {
 }
 
 function scanSpec(options: ScanOptions): WireScanSpec | undefined {
-  // The prefix travels as the row range it stands for (scanRange, the server's own rule), not
-  // as `prefix`: servers that derive the range from a received prefix in place (see
-  // read-spec.ts prefixEnd on a msgpack Buffer) would otherwise scan the wrong range.
-  // The copy keeps a caller's Buffer prefix safe from that same in-place derivation.
-  const prefix = options.prefix === undefined ? undefined : new Uint8Array(toBytes(options.prefix));
-  const range = scanRange({ ...options, prefix });
-  const stop = range.empty ? range.start : range.stop;
+  const bytes = (b: Bytes | undefined) => (b === undefined ? undefined : toBytes(b));
   const spec: WireScanSpec = defined({
     ...getSpec(options),
-    startRow: range.start,
-    stopRow: stop,
+    startRow: bytes(options.startRow),
+    stopRow: bytes(options.stopRow),
+    prefix: bytes(options.prefix),
     limit: options.limit,
   });
   return Object.keys(spec).length === 0 ? undefined : spec;
