@@ -2,6 +2,7 @@ import { Command } from 'commander';
 import { lockBenchCommand } from './lock-bench.js';
 import { rpcBenchCommand } from './rpc-bench.js';
 import { storageBenchCommand } from './storage-bench.js';
+import { ycsbBenchCommand } from './ycsb-command.js';
 
 /** `tessera bench <workload>` — benchmarks never run inside tests; results go to docs/benchmarks.md. */
 export function benchCommand(): Command {
@@ -9,5 +10,6 @@ export function benchCommand(): Command {
     .description('run a benchmark (see docs/benchmarks.md for recorded figures)')
     .addCommand(rpcBenchCommand())
     .addCommand(storageBenchCommand())
-    .addCommand(lockBenchCommand());
+    .addCommand(lockBenchCommand())
+    .addCommand(ycsbBenchCommand());
 }

@@ -1,0 +1,95 @@
+/**
+ * A throw-away redis-server for `tessera bench ycsb --compare redis`, configured to be as
+ * durable as a Tessera node with `--sync always`: every write is in the append-only file and
+ * fsynced before it is acknowledged (`appendonly yes`, `appendfsync always`), no RDB snapshots.
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+export const REDIS_INSTALL = 'sudo apt-get install redis-server';
+
+/** Readiness polls, 50 ms apart (5 s in all). */
+const readyPollsMax = 100;
+
+export function redisServerAvailable(): boolean {
+  return spawnSync('redis-server', ['--version'], { stdio: 'ignore' }).status === 0;
+}
+
+export function redisServerVersion(): string {
+  const out = spawnSync('redis-server', ['--version'], { encoding: 'utf8' }).stdout ?? '';
+  return /v=([\d.]+)/.exec(out)?.[1] ?? 'unknown';
+}
+
+export interface DurableRedis {
+  readonly address: string;
+  readonly pid: number;
+  readonly proc: ChildProcess;
+  /** Peak resident set of the server in KiB (VmHWM), or undefined off Linux. */
+  peakRssKiB(): number | undefined;
+  stop(): Promise<void>;
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.listen(0, '127.0.0.1', () => {
+      const port = (srv.address() as { port: number }).port;
+      srv.close(() => resolve(port));
+    });
+    srv.once('error', reject);
+  });
+}
+
+/** VmHWM of a live process in KiB, from /proc (Linux); undefined when unreadable. */
+export function peakRssKiB(pid: number): number | undefined {
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const m = /^VmHWM:\s+(\d+)\s+kB$/m.exec(status);
+    return m ? Number(m[1]) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+export async function startDurableRedis(): Promise<DurableRedis> {
+  const port = await freePort();
+  const dir = mkdtempSync(join(tmpdir(), 'tessera-ycsb-redis-'));
+  const args = ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', ''];
+  args.push('--appendonly', 'yes', '--appendfsync', 'always');
+  const proc = spawn('redis-server', args, { stdio: 'ignore' });
+  let exited = false;
+  proc.once('exit', () => (exited = true));
+  let ready = false;
+  for (let i = 0; i < readyPollsMax && !ready && !exited; i++) {
+    const r = spawnSync('redis-cli', ['-p', String(port), 'ping'], {
+      encoding: 'utf8',
+      timeout: 2000,
+    });
+    ready = r.status === 0 && r.stdout.trim() === 'PONG';
+    if (!ready) await new Promise((res) => setTimeout(res, 50));
+  }
+  if (!ready) {
+    proc.kill('SIGKILL');
+    rmSync(dir, { recursive: true, force: true });
+    throw new Error(`redis-server on port ${port} did not answer PING`);
+  }
+  return {
+    address: `127.0.0.1:${port}`,
+    pid: proc.pid!,
+    proc,
+    peakRssKiB: () => peakRssKiB(proc.pid!),
+    stop: () =>
+      new Promise<void>((done) => {
+        const finish = () => {
+          rmSync(dir, { recursive: true, force: true });
+          done();
+        };
+        if (exited) return finish();
+        proc.once('exit', finish);
+        proc.kill('SIGTERM');
+      }),
+  };
+}
