@@ -96,9 +96,11 @@ export function spawnLockReplica(
   onStderr?: (chunk: string) => void,
   stdio: 'pipe' | 'inherit' = 'pipe',
 ): Promise<{ proc: ChildProcess; address: string }> {
+  // TESSERA_CHILD_NODE_ARGS: extra node flags for the replicas, e.g. "--cpu-prof" to profile.
+  const nodeArgs = process.env.TESSERA_CHILD_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
   const proc = spawn(
     process.execPath,
-    [tesseraBin, 'lock', '--id', String(id), '--peers', peers, '--dir', dir],
+    [...nodeArgs, tesseraBin, 'lock', '--id', String(id), '--peers', peers, '--dir', dir],
     { stdio: ['ignore', 'pipe', stdio] },
   );
   if (stdio === 'pipe') {
