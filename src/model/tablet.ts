@@ -302,13 +302,22 @@ export class Tablet {
   // -------------------------------------------------------------------------------------------
   // Reads
 
-  /** The row's cells the spec selects, after its filter; empty when there are none. */
-  async get(row: Bytes, spec: GetSpec = {}): Promise<readonly Cell[]> {
+  /**
+   * The row's cells the spec selects, after its filter; empty when there are none.
+   * `valueViews`: values may pin large internal buffers (see storage ReadOptions); for callers
+   * that drop the cells at once.
+   */
+  async get(
+    row: Bytes,
+    spec: GetSpec = {},
+    options: { readonly valueViews?: boolean } = {},
+  ): Promise<readonly Cell[]> {
     const r = toBytes(row);
     this.checkServing(r);
     checkRowKey(r, this.limits);
     const plan = readPlan(spec, this.schema);
-    return this.finish(plan, r, await this.store.get(r, plan.options));
+    const read = options.valueViews === true ? { ...plan.options, valueViews: true } : plan.options;
+    return this.finish(plan, r, await this.store.get(r, read));
   }
 
   /**

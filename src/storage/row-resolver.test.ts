@@ -6,7 +6,15 @@ import {
   type FamilyOptions,
   type FamilyOptionsLookup,
 } from './family-options.js';
-import { Kind, maxTimestamp, rowPrefix, rowStartKey, type CellCoordinates } from './key.js';
+import {
+  encodeCellKey,
+  internalKey,
+  Kind,
+  maxTimestamp,
+  rowPrefix,
+  rowStartKey,
+  type CellCoordinates,
+} from './key.js';
 import { RowResolver, type ReadOptions } from './row-resolver.js';
 import { ModelStore, type ModelEntry } from './testing/model.js';
 import { formatCells, randomReadOptions, randomWorkload } from './testing/workload.js';
@@ -229,6 +237,26 @@ describe('RowResolver', () => {
     expect(
       () => new RowResolver({ snapshotSeq: 1, now: 0, maxVersions: 0 }, () => defaultFamilyOptions),
     ).toThrow(/maxVersions/);
+  });
+
+  it('copies a value out of a buffer over 64 KiB, unless asked for views', () => {
+    const big = new Uint8Array(1 << 17);
+    big.set(utf8('value'), 1000);
+    const value = big.subarray(1000, 1005);
+    const key = internalKey(
+      encodeCellKey({ row: r1, family: f, qualifier: q, timestamp: 5, kind: Kind.Put }),
+      1,
+    );
+    for (const valueViews of [false, true]) {
+      const resolver = new RowResolver(
+        { snapshotSeq: 10, now: 0, valueViews },
+        () => defaultFamilyOptions,
+      );
+      resolver.add(key, value);
+      const [cell] = resolver.cells();
+      expect(fromUtf8(cell!.value)).toBe('value');
+      expect(cell!.value.buffer === big.buffer).toBe(valueViews);
+    }
   });
 
   it('agrees with the reference model on random workloads', () => {

@@ -98,6 +98,13 @@ export interface ReadOptions {
    */
   readonly families?: readonly Uint8Array[];
   readonly columns?: readonly ColumnRef[];
+  /**
+   * Values are views of the stored bytes wherever they live, never copies, even inside a large
+   * buffer (a memtable arena chunk). Stored bytes are never modified, so the views stay right,
+   * but each keeps its whole buffer alive: only for a caller that drops the cells at once
+   * (the RPC server encodes a get's reply and lets it go).
+   */
+  readonly valueViews?: boolean;
 }
 
 /** What a read selects of one family: all of it, or some qualifiers. */
@@ -138,6 +145,8 @@ export class RowResolver {
   private readonly maxTs: number;
   private readonly selection: Map<string, FamilySelection> | undefined;
   private readonly familyLookup: FamilyOptionsLookup;
+  /** Values inside a buffer larger than this are copied (Infinity: never). */
+  private readonly pinBytesMax: number;
 
   private out: Cell[] = [];
 
@@ -174,6 +183,7 @@ export class RowResolver {
     this.minTs = options.minTimestamp ?? 0;
     this.maxTs = options.maxTimestamp ?? maxTimestamp + 1;
     this.familyLookup = familyLookup;
+    this.pinBytesMax = options.valueViews === true ? Infinity : valuePinBytesMax;
     const families = options.families ?? [];
     const columns = options.columns ?? [];
     if (families.length === 0 && columns.length === 0) {
@@ -271,7 +281,7 @@ export class RowResolver {
       family: this.family,
       qualifier: this.qualifier,
       timestamp: ts,
-      value: value.buffer.byteLength > valuePinBytesMax ? copyBytes(value) : value,
+      value: value.buffer.byteLength > this.pinBytesMax ? copyBytes(value) : value,
     });
     if (++this.returned >= this.readMax) this.columnDone = true;
   }
