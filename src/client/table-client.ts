@@ -14,6 +14,7 @@
  * `table.scanClose`.
  */
 import {
+  cellsFromWire,
   toBytes,
   type Bytes,
   type ColumnSpec,
@@ -27,7 +28,7 @@ import type {
   TableMethod,
   TableReply,
   TableRequest,
-  WireCell,
+  WireCells,
   WireCondition,
   WireGetSpec,
   WireMutation,
@@ -129,16 +130,8 @@ class ResultRow implements Row {
   }
 }
 
-function toRow(key: Uint8Array, cells: readonly WireCell[]): Row {
-  return new ResultRow(
-    key,
-    cells.map((c) => ({
-      family: c.family,
-      qualifier: c.qualifier,
-      timestamp: c.timestamp,
-      value: c.value,
-    })),
-  );
+function toRow(key: Uint8Array, cells: WireCells): Row {
+  return new ResultRow(key, cellsFromWire(cells));
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -87,6 +87,8 @@ export {
   type TableRequest,
   type TableRequests,
   type WireCell,
+  type WireCells,
+  cellsFromWire,
   type WireCondition,
   type WireGetSpec,
   type WireMutation,

@@ -17,6 +17,7 @@ import {
   TableDispatcher,
 } from './table-dispatch.js';
 import {
+  cellsFromWire,
   TABLE_METHODS,
   type TableMethod,
   type WireMutation,
@@ -85,7 +86,10 @@ describe('TableDispatcher operations', () => {
     });
     expect(Number.isSafeInteger(timestamp)).toBe(true);
     const got = await d.call('table.get', { table: 't', row: b('r1') });
-    expect(got.cells).toEqual([{ family: 'f', qualifier: b('a'), timestamp, value: b('x') }]);
+    expect(got.cells).toEqual(['f', b('a'), timestamp, b('x')]); // four items per cell
+    expect(cellsFromWire(got.cells)).toEqual([
+      { family: 'f', qualifier: b('a'), timestamp, value: b('x') },
+    ]);
     expect(
       (
         await d.call('table.checkAndMutate', {
@@ -152,7 +156,7 @@ describe('TableDispatcher operations', () => {
       row: b('r1'),
       spec: { families: ['f'], maxVersions: 3, filter: { kind: 'columnPrefix', prefix: b('a') } },
     });
-    expect(filtered.cells.map((c) => fromUtf8(c.value))).toEqual(['xyz', 'x']);
+    expect(cellsFromWire(filtered.cells).map((c) => fromUtf8(c.value))).toEqual(['xyz', 'x']);
     await d.call('table.mutate', {
       table: 't',
       mutation: { row: b('r1'), ops: [{ type: 'deleteRow' }] },
@@ -177,8 +181,8 @@ describe('TableDispatcher operations', () => {
       table: 't',
       row: b('r'),
       spec: { families: null, maxVersions: 2n, timeRange: { min: null, max: 11 }, filter: null },
-    })) as { cells: { timestamp: number }[] };
-    expect(got.cells.map((c) => c.timestamp)).toEqual([10]);
+    })) as { cells: unknown[] };
+    expect(cellsFromWire(got.cells).map((c) => c.timestamp)).toEqual([10]);
     await raw(d, 'table.create', {
       spec: {
         name: 'u',

@@ -9,6 +9,7 @@
  * Requests arrive from untrusted peers: the server validates every field before use and
  * answers a malformed one with INVALID_ARGUMENT naming the field.
  */
+import { TesseraError } from '../util/errors.js';
 import type { Filter, CompareOp } from './filters.js';
 import type { MutationOp } from './mutation.js';
 import type { TableSchema, TableSpec } from './schema.js';
@@ -33,7 +34,7 @@ export const TABLE_METHODS = [
 
 export type TableMethod = (typeof TABLE_METHODS)[number];
 
-/** A cell as it travels: the row is implied by the enclosing row. */
+/** A cell as readers see it: the row is implied by the enclosing row. */
 export interface WireCell {
   readonly family: string;
   readonly qualifier: Uint8Array;
@@ -41,9 +42,42 @@ export interface WireCell {
   readonly value: Uint8Array;
 }
 
+/**
+ * Cells as they travel: one flat array, four items per cell — family, qualifier, timestamp,
+ * value — so a reply carries no map keys per cell (encoding maps was the largest single cost of
+ * a node answering YCSB reads). `cellsFromWire` turns it back into WireCell objects.
+ */
+export type WireCells = readonly (string | number | Uint8Array)[];
+
 export interface WireRow {
   readonly row: Uint8Array;
-  readonly cells: readonly WireCell[];
+  readonly cells: WireCells;
+}
+
+/** Reads cells in their wire form; PROTOCOL_ERROR when the array is not what it should be. */
+export function cellsFromWire(cells: unknown): WireCell[] {
+  if (!Array.isArray(cells) || cells.length % 4 !== 0) {
+    throw new TesseraError('PROTOCOL_ERROR', 'cells must be an array of 4 items per cell');
+  }
+  const out: WireCell[] = [];
+  for (let i = 0; i < cells.length; i += 4) {
+    const [family, qualifier, timestamp, value] = [
+      cells[i],
+      cells[i + 1],
+      cells[i + 2],
+      cells[i + 3],
+    ];
+    if (
+      typeof family !== 'string' ||
+      !(qualifier instanceof Uint8Array) ||
+      typeof timestamp !== 'number' ||
+      !(value instanceof Uint8Array)
+    ) {
+      throw new TesseraError('PROTOCOL_ERROR', `cell ${i / 4} is malformed`);
+    }
+    out.push({ family, qualifier, timestamp, value });
+  }
+  return out;
 }
 
 /** A read selection as it travels (GetSpec with bytes only). */
@@ -89,7 +123,7 @@ export interface TableRequests {
   };
   'table.get': {
     req: { readonly table: string; readonly row: Uint8Array; readonly spec?: WireGetSpec };
-    reply: { readonly cells: readonly WireCell[] };
+    reply: { readonly cells: WireCells };
   };
   /**
    * Opens a scanner and returns its first batch. `done` means the scan is complete (the
