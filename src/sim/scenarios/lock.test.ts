@@ -66,9 +66,15 @@ describe('lock scenario checkers', () => {
   });
 
   it('catch a client that goes on using the lock after releasing it', async () => {
-    const outcome = await runScenario(makeLockScenario({ useAfterRelease: true }), 1);
-    expect(outcome.passed).toBe(false);
-    expect(outcome.violations.join('\n')).toMatch(/mutual exclusion: .* overlaps/);
+    // Whether a given seed's schedule lets the misuse overlap another holder depends on timing;
+    // the checker must catch it within a few seeds.
+    const scenario = makeLockScenario({ useAfterRelease: true });
+    let caught: string | undefined;
+    for (let seed = 1; seed <= 10 && caught === undefined; seed++) {
+      const outcome = await runScenario(scenario, seed);
+      if (!outcome.passed) caught = outcome.violations.join('\n');
+    }
+    expect(caught).toMatch(/mutual exclusion: .* overlaps/);
   });
 
   const grant = (over: Partial<GrantRecord>): GrantRecord => ({
