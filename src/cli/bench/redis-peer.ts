@@ -23,7 +23,8 @@ export interface RedisPeer {
   stop(): Promise<void>;
 }
 
-function freePort(): Promise<number> {
+/** A loopback TCP port free right now (another process may still take it). */
+export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const srv = createServer();
     srv.listen(0, '127.0.0.1', () => {

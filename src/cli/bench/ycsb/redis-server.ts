@@ -4,10 +4,11 @@
  * fsynced before it is acknowledged (`appendonly yes`, `appendfsync always`), no RDB snapshots.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { freePort } from '../redis-peer.js';
+import { peakRssKiB, stopServer } from './server-process.js';
 
 export const REDIS_INSTALL = 'sudo apt-get install redis-server';
 
@@ -30,28 +31,6 @@ export interface DurableRedis {
   /** Peak resident set of the server in KiB (VmHWM), or undefined off Linux. */
   peakRssKiB(): number | undefined;
   stop(): Promise<void>;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as { port: number }).port;
-      srv.close(() => resolve(port));
-    });
-    srv.once('error', reject);
-  });
-}
-
-/** VmHWM of a live process in KiB, from /proc (Linux); undefined when unreadable. */
-export function peakRssKiB(pid: number): number | undefined {
-  try {
-    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-    const m = /^VmHWM:\s+(\d+)\s+kB$/m.exec(status);
-    return m ? Number(m[1]) : undefined;
-  } catch {
-    return undefined;
-  }
 }
 
 export async function startDurableRedis(): Promise<DurableRedis> {
@@ -81,15 +60,6 @@ export async function startDurableRedis(): Promise<DurableRedis> {
     pid: proc.pid!,
     proc,
     peakRssKiB: () => peakRssKiB(proc.pid!),
-    stop: () =>
-      new Promise<void>((done) => {
-        const finish = () => {
-          rmSync(dir, { recursive: true, force: true });
-          done();
-        };
-        if (exited) return finish();
-        proc.once('exit', finish);
-        proc.kill('SIGTERM');
-      }),
+    stop: () => stopServer(proc, dir),
   };
 }

@@ -1,14 +1,14 @@
 /**
- * A throw-away `tessera node --sync always` for `tessera bench ycsb` (spawn-node.ts starts one
- * without a sync policy; YCSB's comparison with a fsync-always Redis needs the durable one).
+ * A throw-away `tessera node --sync always` for `tessera bench ycsb`: the comparison with a
+ * fsync-always Redis needs the durable node, said explicitly (it is also the default).
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { peakRssKiB } from './redis-server.js';
+import { peakRssKiB, stopServer } from './server-process.js';
 
 const tesseraBin = fileURLToPath(new URL('../../../../bin/tessera.js', import.meta.url));
 /** Lines of the node's stderr kept to explain an early exit. */
@@ -22,36 +22,17 @@ export interface YcsbNode {
   stop(): Promise<void>;
 }
 
-/**
- * Whether `tessera node` takes `--sync`. Without the flag a node's WAL already fsyncs before
- * acknowledging (the storage default, src/storage/options.ts), so the flag only makes it explicit.
- */
-function nodeTakesSyncFlag(): boolean {
-  const help = spawnSync(process.execPath, [tesseraBin, 'node', '--help'], { encoding: 'utf8' });
-  return /--sync\b/.test(help.stdout ?? '');
-}
-
 export function startYcsbNode(): Promise<YcsbNode> {
   const dir = mkdtempSync(join(tmpdir(), 'tessera-ycsb-'));
   const args = [tesseraBin, 'node', '--name', 'ycsb-node', '--dir', dir, '--listen', '127.0.0.1:0'];
-  if (nodeTakesSyncFlag()) args.push('--sync', 'always');
+  args.push('--sync', 'always');
   const proc = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   const stderr: string[] = [];
   createInterface({ input: proc.stderr! }).on('line', (line) => {
     stderr.push(line);
     if (stderr.length > stderrLinesMax) stderr.shift();
   });
-  let exited = false;
-  const stop = () =>
-    new Promise<void>((done) => {
-      const finish = () => {
-        rmSync(dir, { recursive: true, force: true });
-        done();
-      };
-      if (exited) return finish();
-      proc.once('exit', finish);
-      proc.kill('SIGTERM');
-    });
+  const stop = () => stopServer(proc, dir);
   return new Promise((resolve, reject) => {
     createInterface({ input: proc.stdout! }).on('line', (line) => {
       let msg: { event?: string; address?: string };
@@ -66,7 +47,6 @@ export function startYcsbNode(): Promise<YcsbNode> {
       }
     });
     proc.once('exit', (code) => {
-      exited = true;
       rmSync(dir, { recursive: true, force: true });
       reject(new Error(`tessera node exited early (code ${code}):\n${stderr.join('\n')}`));
     });
