@@ -68,11 +68,9 @@ export {
   type TableStoreOptions,
   type TableStoreSample,
 } from './database.js';
+export { filterDepthMax, filterNodesMax, readColumnsMax } from './table-check.js';
 export {
   TableDispatcher,
-  filterDepthMax,
-  filterNodesMax,
-  readColumnsMax,
   scanBatchBytesMax,
   scanBatchRowsDefault,
   scanBatchRowsMax,
