@@ -1,0 +1,78 @@
+/**
+ * The general commands: help (the command list and each command's usage) and exit/quit.
+ */
+import { str } from './arguments.js';
+import type { CommandContext, CommandDef, CommandResult } from './command-types.js';
+import { unknownCommand } from './suggest.js';
+
+function help(ctx: CommandContext): Promise<CommandResult> {
+  const topic = ctx.args[0];
+  if (topic === undefined) {
+    return Promise.resolve({ kind: 'text', text: helpTextFor(ctx.commands) });
+  }
+  const name = str(topic, 'the command name').text;
+  const def = ctx.commands.get(name);
+  if (def === undefined) throw unknownCommand(name, topic, [...ctx.commands.keys()]);
+  return Promise.resolve({ kind: 'text', text: commandHelp(def) });
+}
+
+function commandHelp(def: CommandDef): string {
+  return [`${def.name}: ${def.summary}`, ...def.usage.map((u) => `  ${u}`)].join('\n');
+}
+
+/** The text of `help`: every command of `commands`, grouped. */
+export function helpTextFor(commands: ReadonlyMap<string, CommandDef>): string {
+  const groups: Record<CommandDef['group'], string> = {
+    ddl: 'Tables',
+    data: 'Data',
+    general: 'General',
+  };
+  const out: string[] = [
+    "Tessera shell. Commands take quoted arguments: put 'users', 'row1', 'info:name', 'Ada'",
+    "Type help 'COMMAND' for one command's usage.",
+    '',
+  ];
+  for (const g of ['ddl', 'data', 'general'] as const) {
+    out.push(`${groups[g]}:`);
+    for (const d of commands.values()) {
+      if (d.group === g) out.push(`  ${d.name.padEnd(12)} ${d.summary}`);
+    }
+    out.push('');
+  }
+  out.push(
+    'Strings: \'single\' (only \\\\ and \\\' escape) or "double" (\\xNN, \\n, \\t, \\\\, \\").',
+    'Timestamps are microseconds since the epoch. End a line with ; or a newline.',
+  );
+  return out.join('\n');
+}
+
+/** The general commands, in the order help lists them. */
+export const generalCommands: readonly CommandDef[] = [
+  {
+    name: 'help',
+    group: 'general',
+    summary: 'list commands, or show one command',
+    usage: ['help', "help 'scan'"],
+    minArgs: 0,
+    maxArgs: 1,
+    run: help,
+  },
+  {
+    name: 'exit',
+    group: 'general',
+    summary: 'leave the shell (also quit, or Ctrl-D)',
+    usage: ['exit'],
+    minArgs: 0,
+    maxArgs: 0,
+    run: () => Promise.resolve({ kind: 'exit' }),
+  },
+  {
+    name: 'quit',
+    group: 'general',
+    summary: 'leave the shell',
+    usage: ['quit'],
+    minArgs: 0,
+    maxArgs: 0,
+    run: () => Promise.resolve({ kind: 'exit' }),
+  },
+];
