@@ -26,6 +26,13 @@ export interface OutputContext {
 
 /** Bytes of output between rate-limiter calls. */
 const rateChunkBytes = 256 * 1024;
+/**
+ * Entries added between yields to the event loop. A flush or compaction feeds entries whose
+ * awaits mostly resolve at once (microtasks, which run before any I/O callback), so without
+ * a yield one job would hold every request of the process until it ended: a 90 MB compaction
+ * lagged a node's event loop by 147 ms.
+ */
+const entriesPerYield = 256;
 
 interface OpenOutput {
   readonly fileNumber: number;
@@ -44,6 +51,7 @@ export class TableOutput {
    */
   private cutAfterRow: Uint8Array | undefined;
   private unthrottledBytes = 0;
+  private sinceYield = 0;
   private lastEstimate = 0;
   /** Bytes of finished tables (for write-amplification accounting). */
   bytesWritten = 0;
@@ -57,6 +65,10 @@ export class TableOutput {
 
   /** Adds the next entry (keys strictly increasing across calls). */
   async add(key: Uint8Array, value: Uint8Array): Promise<void> {
+    if (++this.sinceYield >= entriesPerYield) {
+      this.sinceYield = 0;
+      await new Promise<void>((resume) => this.ctx.env.timers.defer(resume));
+    }
     if (this.cutAfterRow !== undefined && !hasRowPrefix(key, this.cutAfterRow)) {
       this.cutAfterRow = undefined;
       await this.finishCurrent();
