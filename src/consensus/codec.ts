@@ -131,8 +131,28 @@ function readOptionalString(r: ByteReader): string | undefined {
 
 // ---- Messages ----
 
+/** Room for every field of a message but entry and snapshot payloads (varints, tags, ctx). */
+const messageOverheadBytes = 128;
+/** Room per entry besides its data: term, index, kind and the data's length prefix. */
+const entryOverheadBytes = 32;
+
+/** An upper estimate of a message's encoded size, so the writer is sized once. */
+function encodedSizeEstimate(m: Message): number {
+  if (m.kind === 'append') {
+    let n = messageOverheadBytes;
+    for (const e of m.entries) n += entryOverheadBytes + e.data.length;
+    return n;
+  }
+  if (m.kind === 'install-snapshot') {
+    return (
+      messageOverheadBytes + 10 * m.snapshot.meta.config.voters.length + m.snapshot.data.length
+    );
+  }
+  return messageOverheadBytes;
+}
+
 export function encodeMessage(m: Message): Uint8Array {
-  const w = new ByteWriter();
+  const w = new ByteWriter(encodedSizeEstimate(m));
   w.u8(MESSAGE_VERSION).u8(MessageTag[m.kind]).varint(m.from).varint(m.to).varint(m.term);
   switch (m.kind) {
     case 'vote':
