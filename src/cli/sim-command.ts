@@ -34,6 +34,11 @@ export function simCommand(): Command {
       }
       const scenario = findScenario(name);
       if (!scenario) cmd.error(`unknown scenario '${name}' (try --list)`, { exitCode: 2 });
+      if (opts.runs !== undefined && opts.seed !== undefined) {
+        cmd.error('--seed names one run; with --runs give the first seed as --first-seed', {
+          exitCode: 2,
+        });
+      }
       if (opts.runs !== undefined) {
         process.exitCode = await runMany(scenario!, opts.firstSeed, opts.runs);
         return;
