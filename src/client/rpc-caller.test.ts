@@ -41,6 +41,8 @@ const localhost: Address = { host: '127.0.0.1', port: 0 };
 class CuttingProxy {
   /** Server-to-client chunks to swallow, each by resetting the client's connection. */
   cutNextReplies = 0;
+  /** Swallow everything, both ways, and close nothing: a peer gone silent (a partition). */
+  silent = false;
   connectionsAccepted = 0;
   private readonly open = new Set<Connection>();
 
@@ -66,11 +68,14 @@ class CuttingProxy {
       (up) => {
         this.open.add(up);
         down.setHandlers({
-          onData: (chunk) => up.write(new Uint8Array(chunk)),
+          onData: (chunk) => {
+            if (!this.silent) up.write(new Uint8Array(chunk));
+          },
           onClose: () => up.destroy(),
         });
         up.setHandlers({
           onData: (chunk) => {
+            if (this.silent) return;
             if (this.cutNextReplies > 0) {
               this.cutNextReplies--;
               down.destroy();
@@ -247,6 +252,24 @@ describe('connect over the native protocol', () => {
       expect(proxy.connectionsAccepted).toBe(before); // no second attempt went out
       // The server did apply it, exactly once.
       expect(await t.increment('ctr', 'info:n', 0)).toBe(5n);
+    });
+
+    it('notices a connection gone silent by its keep-alive, long before the call timeout', async () => {
+      const quick = await connect(env, formatAddress(proxy.address), { rpc: { keepAliveMs: 100 } });
+      try {
+        await quick.table('users').get('seed');
+        proxy.silent = true;
+        const t0 = env.clock.monoMicros();
+        const err = await codeOf(
+          quick.table('users').put('s', { 'info:v': 'x' }, { timeoutMs: 20_000 }),
+        );
+        const waitedMs = (env.clock.monoMicros() - t0) / 1000;
+        expect(err.code).toBe('CONNECTION_CLOSED');
+        expect(waitedMs).toBeLessThan(5_000);
+      } finally {
+        proxy.silent = false;
+        await quick.close();
+      }
     });
 
     it('does not retry a put on CONNECTION_CLOSED', async () => {

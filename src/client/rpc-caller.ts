@@ -51,9 +51,17 @@ export interface RpcTableCallerOptions {
   readonly backoffMinMs?: number;
   /** Default 1000 ms. */
   readonly backoffMaxMs?: number;
-  /** Options of each connection (keep-alive, frame size, …). */
+  /**
+   * Options of each connection (frame size, …). Keep-alive defaults to
+   * KEEP_ALIVE_MS_DEFAULT, so a peer that vanished without a word (a partition, a dead host) is
+   * noticed in two silent periods rather than at the end of every call's timeout; set
+   * `keepAliveMs` to change it.
+   */
   readonly rpc?: Omit<RpcClientOptions, 'timeoutMs'>;
 }
+
+/** Keep-alive period of each connection unless `rpc.keepAliveMs` says otherwise. */
+export const KEEP_ALIVE_MS_DEFAULT = 5_000;
 
 /** Idempotent: safe to send again whatever became of an earlier attempt. */
 const IDEMPOTENT = new Set<TableMethod>([
@@ -269,6 +277,7 @@ export class RpcTableCaller implements TableCaller {
     slot.connecting ??= (async () => {
       try {
         const client = await RpcClient.connect(this.env, slot.address, {
+          keepAliveMs: KEEP_ALIVE_MS_DEFAULT,
           ...this.options.rpc,
           timeoutMs: Math.max(1, Math.min(this.connectTimeoutMs, leftMs)),
         });
