@@ -91,7 +91,6 @@ function rowBytes(r: RowResult): number {
  */
 export class TableDispatcher implements TableCaller {
   private readonly scanners = new Map<number, Scanner>();
-  private nextScanner = 1;
   private closed = false;
   private readonly handlers: Handlers;
 
@@ -119,6 +118,17 @@ export class TableDispatcher implements TableCaller {
   /** Open scanners (for tests and stats). */
   get openScanners(): number {
     return this.scanners.size;
+  }
+
+  /**
+   * A fresh scanner id: 52 random bits, so that one client cannot guess (and close or read)
+   * another's scanner — scanners are not tied to a connection, which embedded calls lack.
+   */
+  private newScannerId(): number {
+    for (;;) {
+      const id = (this.env.random.int(1 << 20) + 1) * 2 ** 32 + this.env.random.uint32();
+      if (!this.scanners.has(id)) return id;
+    }
   }
 
   async call<M extends TableMethod>(
@@ -254,7 +264,7 @@ export class TableDispatcher implements TableCaller {
       });
     }
     const s: Scanner = {
-      id: this.nextScanner++,
+      id: this.newScannerId(),
       table,
       rows: tablet.scan({ ...spec, batchSize: Math.min(batchRows + 1, scanBatchRowsMax) }),
       batchRows,
