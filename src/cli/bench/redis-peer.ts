@@ -35,6 +35,19 @@ export function freePort(): Promise<number> {
   });
 }
 
+/** Polls `redis-cli ping` on the port for up to 5 s; false if it never answers or `gone()`. */
+export async function redisAnswers(port: number, gone: () => boolean): Promise<boolean> {
+  for (let i = 0; i < 100 && !gone(); i++) {
+    const r = spawnSync('redis-cli', ['-p', String(port), 'ping'], {
+      encoding: 'utf8',
+      timeout: 2000,
+    });
+    if (r.status === 0 && r.stdout.trim() === 'PONG') return true;
+    await new Promise((res) => setTimeout(res, 50));
+  }
+  return false;
+}
+
 /** Starts a throw-away redis-server on loopback (no persistence: PING touches no disk anyway). */
 export async function startRedis(): Promise<RedisPeer> {
   const port = await freePort();
@@ -55,16 +68,7 @@ export async function startRedis(): Promise<RedisPeer> {
     ],
     { stdio: 'ignore' },
   );
-  let ready = false;
-  for (let i = 0; i < 100 && !ready; i++) {
-    const r = spawnSync('redis-cli', ['-p', String(port), 'ping'], {
-      encoding: 'utf8',
-      timeout: 2000,
-    });
-    ready = r.status === 0 && r.stdout.trim() === 'PONG';
-    if (!ready) await new Promise((res) => setTimeout(res, 50));
-  }
-  if (!ready) {
+  if (!(await redisAnswers(port, () => proc.exitCode !== null))) {
     proc.kill('SIGKILL');
     throw new Error(`redis-server on port ${port} did not answer PING`);
   }

@@ -7,13 +7,10 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort } from '../redis-peer.js';
+import { freePort, redisAnswers } from '../redis-peer.js';
 import { peakRssKiB, stopServer } from './server-process.js';
 
 export const REDIS_INSTALL = 'sudo apt-get install redis-server';
-
-/** Readiness polls, 50 ms apart (5 s in all). */
-const readyPollsMax = 100;
 
 export function redisServerAvailable(): boolean {
   return spawnSync('redis-server', ['--version'], { stdio: 'ignore' }).status === 0;
@@ -39,18 +36,7 @@ export async function startDurableRedis(): Promise<DurableRedis> {
   const args = ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', ''];
   args.push('--appendonly', 'yes', '--appendfsync', 'always');
   const proc = spawn('redis-server', args, { stdio: 'ignore' });
-  let exited = false;
-  proc.once('exit', () => (exited = true));
-  let ready = false;
-  for (let i = 0; i < readyPollsMax && !ready && !exited; i++) {
-    const r = spawnSync('redis-cli', ['-p', String(port), 'ping'], {
-      encoding: 'utf8',
-      timeout: 2000,
-    });
-    ready = r.status === 0 && r.stdout.trim() === 'PONG';
-    if (!ready) await new Promise((res) => setTimeout(res, 50));
-  }
-  if (!ready) {
+  if (!(await redisAnswers(port, () => proc.exitCode !== null || proc.signalCode !== null))) {
     proc.kill('SIGKILL');
     rmSync(dir, { recursive: true, force: true });
     throw new Error(`redis-server on port ${port} did not answer PING`);
