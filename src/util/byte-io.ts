@@ -168,7 +168,13 @@ export class ByteReader {
     return hi * 0x1_0000_0000 + lo;
   }
 
+  /**
+   * An unsigned varint, strictly: the shortest encoding (no redundant zero group at the end,
+   * such as `80 00` for 0) of a value below 2^53, so every value has exactly one encoding and
+   * decodes exactly. Anything else is CORRUPTION; no writer produces it.
+   */
   varint(): number {
+    const start = this.pos;
     let result = 0;
     let mul = 1;
     for (let i = 0; i < varintMaxBytes; i++) {
@@ -177,7 +183,15 @@ export class ByteReader {
       }
       const b = this.buf[this.pos++]!;
       result += (b & 0x7f) * mul;
-      if (b < 0x80) return result;
+      if (b < 0x80) {
+        if (b === 0 && i > 0) {
+          throw corruption(`overlong varint at offset ${start}`, { offset: start });
+        }
+        if (result > Number.MAX_SAFE_INTEGER) {
+          throw corruption(`varint at offset ${start} exceeds 2^53 - 1`, { offset: start });
+        }
+        return result;
+      }
       mul *= 0x80;
     }
     throw corruption(`varint longer than ${varintMaxBytes} bytes at offset ${this.pos}`, {
