@@ -52,7 +52,10 @@ export async function startNodeService(
   }));
   server.handle('echo', (args: unknown) => args);
   const tables =
-    options.database === undefined ? undefined : new TableDispatcher(env, options.database);
+    options.database === undefined
+      ? undefined
+      : // Replies are encoded at once: a get's values need not be copied out of stored bytes.
+        new TableDispatcher(env, options.database, { valueViews: true });
   if (tables !== undefined) registerTableService(server, tables);
   const address = await server.listen(options.listen);
   const close = async (): Promise<void> => {

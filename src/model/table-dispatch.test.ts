@@ -168,6 +168,25 @@ describe('TableDispatcher operations', () => {
     expect(gone !== 'ok' && gone.code).toBe('NOT_FOUND');
   });
 
+  it('copies values out of the memtable for embedded callers, and not for the RPC server', async () => {
+    const { d, db, e } = await setup();
+    // 200 KiB of values: the memtable's value chunks double from 4 KiB, so the last row's
+    // value lands in a chunk of 128 KiB.
+    const big = 'v'.repeat(1024);
+    for (let i = 0; i < 200; i++) {
+      await d.call('table.mutate', { table: 't', mutation: put(`r${i}`, 'a', big) });
+    }
+    const last = { table: 't', row: b('r199') };
+    const copied = cellsFromWire((await d.call('table.get', last)).cells);
+    expect(fromUtf8(copied[0]!.value)).toBe(big);
+    expect(copied[0]!.value.buffer.byteLength).toBeLessThanOrEqual(64 * 1024);
+    const server = new TableDispatcher(e, db, { valueViews: true });
+    const viewed = cellsFromWire((await server.call('table.get', last)).cells);
+    expect(fromUtf8(viewed[0]!.value)).toBe(big);
+    expect(viewed[0]!.value.buffer.byteLength).toBeGreaterThan(64 * 1024); // an arena chunk
+    await server.close();
+  });
+
   it('accepts nil for absent optional fields and bigint integers', async () => {
     const { d } = await setup();
     await raw(d, 'table.mutate', {

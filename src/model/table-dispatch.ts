@@ -94,9 +94,15 @@ export class TableDispatcher implements TableCaller {
   private closed = false;
   private readonly handlers: Handlers;
 
+  /**
+   * `valueViews`: a get's values may be views of stored bytes (see storage ReadOptions), for a
+   * caller that encodes the reply at once — the RPC server. Embedded callers keep rows for as
+   * long as they like, so by default values are copied out of large buffers.
+   */
   constructor(
     readonly env: Env,
     readonly database: Database,
+    private readonly options: { readonly valueViews?: boolean } = {},
   ) {
     this.handlers = {
       'table.create': (r) => this.create(r),
@@ -247,8 +253,8 @@ export class TableDispatcher implements TableCaller {
     const tablet = this.database.tablet(tableName(o));
     const row = bytes(o, 'row', 'row');
     const spec = getSpec(o.spec, 'spec');
-    // The reply is encoded as soon as it is returned: the values need not be copied out.
-    return { cells: wireCells(await tablet.get(row, spec, { valueViews: true })) };
+    const valueViews = this.options.valueViews === true;
+    return { cells: wireCells(await tablet.get(row, spec, { valueViews })) };
   }
 
   private async scan(req: unknown): Promise<TableReply<'table.scan'>> {
