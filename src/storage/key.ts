@@ -214,6 +214,18 @@ function readEscaped(key: Uint8Array, at: number): { bytes: Uint8Array; next: nu
 
 /** Bytes after the (row, family, qualifier) part of an internal key: tsInv, kind, seqInv. */
 export const columnTrailerBytes = trailerBytes + seqBytes;
+
+/**
+ * The first key after every version of the internal key's column: its column part (escaped
+ * row, family and qualifier, each ending 00 01) with the final 01 raised to 02 — no valid
+ * encoding starts with that, and every later column sorts after it.
+ */
+export function columnEndKey(key: Uint8Array): Uint8Array {
+  const colLen = key.length - columnTrailerBytes;
+  const out = new Uint8Array(key.subarray(0, colLen));
+  out[colLen - 1] = 2;
+  return out;
+}
 /** Position of the kind byte, counted from the end of an internal key. */
 export const kindFromEnd = seqBytes + 1;
 

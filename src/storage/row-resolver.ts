@@ -175,6 +175,8 @@ export class RowResolver {
   private lastPutTs = none;
   private survivors = 0;
   private returned = 0;
+  /** Entries of the current column seen so far (the one just added included). */
+  private columnEntries = 0;
 
   constructor(options: ReadOptions, familyLookup: FamilyOptionsLookup) {
     this.snapshotSeq = options.snapshotSeq;
@@ -215,6 +217,30 @@ export class RowResolver {
     this.colLen = 0;
   }
 
+  /**
+   * True when the rest of `key`'s column (the one last added) cannot change the result, so a
+   * reader may seek past it (columnEndKey) instead of stepping through it — a hot row can hold
+   * thousands of versions of one column. That holds once a column of a non-empty qualifier is done (its
+   * versions all returned, expired, masked or beyond the range) or not selected: its entries
+   * are its own puts and deletes only, since row and family tombstones live in the empty family
+   * and the empty qualifier, whose columns are never skipped.
+   */
+  canSkipColumn(key: Uint8Array): boolean {
+    if (!(this.columnDone || !this.columnUsed)) return false;
+    // An entry the snapshot hides is passed over before it can start its column: the column
+    // at hand may then still be the previous one.
+    if (!this.sameColumn(key, key.length - columnTrailerBytes)) return false;
+    const n = this.colLen;
+    const b = this.colBuf;
+    // An empty qualifier leaves two terminators (00 01 00 01) at the end of the column part.
+    return !(n >= 4 && b[n - 4] === 0 && b[n - 3] === 1 && b[n - 2] === 0 && b[n - 1] === 1);
+  }
+
+  /** Entries of the current column added so far. */
+  get columnEntriesSeen(): number {
+    return this.columnEntries;
+  }
+
   /** The cells of the row so far, in order: family, qualifier, timestamp descending. */
   cells(): Cell[] {
     return this.out;
@@ -228,6 +254,7 @@ export class RowResolver {
     if (seqOf(key) > this.snapshotSeq) return;
     const colLen = key.length - columnTrailerBytes;
     if (!this.sameColumn(key, colLen)) this.startColumn(key, colLen);
+    this.columnEntries++;
     const kind = key[key.length - kindFromEnd]!;
     if (kind === Kind.Put) {
       if (this.columnUsed && !this.columnDone) this.put(key, value);
@@ -318,6 +345,7 @@ export class RowResolver {
     this.lastPutTs = none;
     this.survivors = 0;
     this.returned = 0;
+    this.columnEntries = 0;
     const sel = this.familySel;
     if (!this.familyUsed) {
       this.columnUsed = false;

@@ -130,6 +130,51 @@ describe('Store', () => {
     await store.close();
   });
 
+  it('reads a column with hundreds of versions right, seeking past the versions it no longer needs', async () => {
+    const store = await Store.open(env(), { dir: 'db', ...small });
+    // Family tombstones live in the empty qualifier; a column of it is never skipped.
+    await store.write(new WriteBatch().deleteFamily(utf8('hot'), f, 5));
+    for (let ts = 1; ts <= 300; ts++) await store.write(put('hot', 'a', ts, `a${ts}`));
+    await store.write(put('hot', '', 400, 'empty')); // newer than the family tombstone
+    await store.write(put('hot', 'b', 2, 'b2')); // after many versions of a: must not be skipped
+    await store.write(put('hot', 'b', 7, 'b7'));
+    await store.write(put('hot', 'ab', 8, 'ab8'));
+    const snap = store.snapshot();
+    // A newer version the snapshot hides, first in its column right after the skipped one.
+    await store.write(put('hot', 'ab', 50, 'ab50'));
+    // Newer versions the snapshot must not see, each starting its column again.
+    for (let ts = 301; ts <= 320; ts++) await store.write(put('hot', 'a', ts, `a${ts}`));
+    await store.write(put('hot', 'c', 9, 'c9'));
+    expect(await values(store, 'hot', 1)).toEqual([
+      'f:@400=empty',
+      'f:a@320=a320',
+      'f:ab@50=ab50',
+      'f:b@7=b7',
+      'f:c@9=c9',
+    ]);
+    const seen = await store.get(utf8('hot'), { snapshot: snap, maxVersions: 2 });
+    expect(seen.map((c) => `${fromUtf8(c.qualifier)}@${c.timestamp}`)).toEqual([
+      '@400',
+      'a@300',
+      'a@299',
+      'ab@8',
+      'b@7', // b@2 is masked by the family tombstone at 5
+    ]);
+    // Versions at or below the family tombstone stay hidden, however many are skipped.
+    const old = await store.get(utf8('hot'), { maxTimestamp: 6, maxVersions: 10 });
+    expect(old.map((c) => `${fromUtf8(c.qualifier)}@${c.timestamp}`)).toEqual([]);
+    snap.release();
+    await store.flush();
+    expect(await values(store, 'hot', 1)).toEqual([
+      'f:@400=empty',
+      'f:a@320=a320',
+      'f:ab@50=ab50',
+      'f:b@7=b7',
+      'f:c@9=c9',
+    ]);
+    await store.close();
+  });
+
   it('scans a row range with limit and sees one point in time', async () => {
     const store = await Store.open(env(), { dir: 'db', ...small });
     for (let i = 0; i < 200; i++)

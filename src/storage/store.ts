@@ -37,7 +37,14 @@ import {
   type CompactionPick,
 } from './compaction-picker.js';
 import type { EntryIterator } from './iterator.js';
-import { internalKey, rowPrefix, rowPrefixLength, rowStartKey, timestampOf } from './key.js';
+import {
+  columnEndKey,
+  internalKey,
+  rowPrefix,
+  rowPrefixLength,
+  rowStartKey,
+  timestampOf,
+} from './key.js';
 import { LevelIterator } from './level-iterator.js';
 import { readLog, recordBytes } from './log/index.js';
 import {
@@ -76,6 +83,8 @@ import { Prng } from '../util/prng.js';
 const groupBytesMax = 4 * 1024 * 1024;
 /** Rows per batch of scanBatches when the caller does not say. */
 const scanBatchRowsDefault = 256;
+/** Entries of a column a point read steps through before it seeks past what it no longer needs. */
+const sequentialSkipsMax = 8;
 /** How long a writer is delayed, once per write, while level 0 is above the slowdown trigger. */
 const slowdownDelayMs = 1;
 
@@ -794,9 +803,15 @@ export class Store {
       const s = it.seek(start);
       if (s) await s;
       while (it.valid() && hasPrefix(it.key(), start)) {
-        resolver.add(it.key(), it.value());
-        const n = it.next();
-        if (n) await n;
+        const key = it.key();
+        resolver.add(key, it.value());
+        // Past a few versions of a column the read no longer needs, one seek beats stepping
+        // through the rest (RocksDB's max_sequential_skip_in_iterations, 8, is the same idea).
+        const step =
+          resolver.columnEntriesSeen >= sequentialSkipsMax && resolver.canSkipColumn(key)
+            ? it.seek(columnEndKey(key))
+            : it.next();
+        if (step) await step;
       }
       return resolver.cells();
     } finally {
