@@ -13,6 +13,18 @@ const initialCapacityBytes = 256;
 /** Unsigned varints hold integers up to 2^53 - 1 (the safe-integer range); 8 bytes of 7 bits. */
 export const varintMaxBytes = 8;
 
+/**
+ * A buffer of at least `need` bytes (the old size doubled as often as it takes) holding the
+ * first `used` bytes of `buf`: how every growing writer grows.
+ */
+export function grownBuffer(buf: Uint8Array, used: number, need: number): Uint8Array<ArrayBuffer> {
+  let cap = Math.max(1, buf.length) * 2;
+  while (cap < need) cap *= 2;
+  const next = new Uint8Array(cap);
+  next.set(buf.subarray(0, used));
+  return next;
+}
+
 export class ByteWriter {
   private buf: Uint8Array;
   private view: DataView;
@@ -35,12 +47,8 @@ export class ByteWriter {
   private ensure(extra: number): void {
     const need = this.pos + extra;
     if (need <= this.buf.length) return;
-    let cap = this.buf.length * 2;
-    while (cap < need) cap *= 2;
-    const next = new Uint8Array(cap);
-    next.set(this.buf.subarray(0, this.pos));
-    this.buf = next;
-    this.view = new DataView(next.buffer);
+    this.buf = grownBuffer(this.buf, this.pos, need);
+    this.view = new DataView(this.buf.buffer);
   }
 
   u8(v: number): this {

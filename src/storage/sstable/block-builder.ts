@@ -12,6 +12,7 @@
  * suffixes without making a view per entry and encodes varints with shifts.
  */
 import { assert } from '../../util/assert.js';
+import { grownBuffer } from '../../util/byte-io.js';
 import { restartCountBytes, restartEntryBytes } from './format.js';
 
 const initialBufferBytes = 8 * 1024;
@@ -115,12 +116,7 @@ export class BlockBuilder {
 
   private reserve(extra: number): void {
     const need = this.pos + extra;
-    if (need <= this.buf.length) return;
-    let cap = this.buf.length * 2;
-    while (cap < need) cap *= 2;
-    const next = new Uint8Array(cap);
-    next.set(this.buf.subarray(0, this.pos));
-    this.buf = next;
+    if (need > this.buf.length) this.buf = grownBuffer(this.buf, this.pos, need);
   }
 }
 
