@@ -22,10 +22,9 @@
  */
 import { describe, expect, it } from 'vitest';
 import { SimWorld } from '../env/sim/index.js';
-import { parseAddress, type Address, type Env } from '../env/types.js';
-import { RpcClient, RpcServer } from '../wire/index.js';
+import type { Env } from '../env/types.js';
+import { RpcServer } from '../wire/index.js';
 import { fromUtf8, utf8 } from '../util/bytes.js';
-import { isTesseraError } from '../util/errors.js';
 import {
   buildOperations,
   checkLinearizability,
@@ -35,6 +34,7 @@ import {
 } from '../sim/checker/index.js';
 import { LockReplica, type LockPeer } from './replica.js';
 import { registerLockService } from './service.js';
+import { LockTestClient, Refused } from '../sim/scenarios/lock-client.js';
 
 const SEEDS = 60;
 const IDS = [1, 2, 3] as const;
@@ -55,79 +55,6 @@ const PEERS: readonly LockPeer[] = IDS.map((id) => ({
   raft: { host: nameOf(id), port: RAFT_PORT },
   client: { host: nameOf(id), port: RPC_PORT },
 }));
-
-// ---- a redirecting client ----
-
-/** The call certainly had no effect (refused before it could be applied). */
-class Refused extends Error {}
-
-class Client {
-  private readonly conns = new Map<string, RpcClient>();
-  private target: Address;
-
-  constructor(
-    private readonly env: Env,
-    start: number,
-  ) {
-    this.target = PEERS[start % PEERS.length]!.client!;
-  }
-
-  private rotate(): void {
-    const i = PEERS.findIndex((p) => p.client!.host === this.target.host);
-    this.target = PEERS[(i + 1) % PEERS.length]!.client!;
-  }
-
-  private drop(host: string): void {
-    const c = this.conns.get(host);
-    this.conns.delete(host);
-    c?.close().catch(() => undefined);
-  }
-
-  /**
-   * Calls `method` at the leader. Resolves with the reply; rejects with `Refused` when the
-   * call certainly did not take effect (redirects ran out, or an application error), or with
-   * the transport error when its outcome is unknown.
-   */
-  async call(method: string, args: unknown): Promise<unknown> {
-    for (let attempt = 0; attempt < 12; attempt++) {
-      const host = this.target.host;
-      let conn = this.conns.get(host);
-      if (conn === undefined || conn.closed) {
-        try {
-          conn = await RpcClient.connect(this.env, this.target, { timeoutMs: 500 });
-        } catch {
-          this.rotate();
-          await this.env.timers.sleep(20);
-          continue;
-        }
-        this.conns.set(host, conn);
-      }
-      try {
-        return await conn.call(method, args, { timeoutMs: CALL_TIMEOUT_MS });
-      } catch (err) {
-        if (isTesseraError(err, 'NOT_LEADER') || isTesseraError(err, 'OVERLOADED')) {
-          const leader = err.details?.['leader'];
-          if (typeof leader === 'string' && leader !== '') this.target = parseAddress(leader);
-          else this.rotate();
-          await this.env.timers.sleep(this.env.random.between(10, 50));
-          continue;
-        }
-        if (
-          isTesseraError(err, 'BAD_VERSION') ||
-          isTesseraError(err, 'NOT_FOUND') ||
-          isTesseraError(err, 'ALREADY_EXISTS')
-        ) {
-          throw new Refused(err.code);
-        }
-        // Outcome unknown: start afresh elsewhere next time.
-        this.drop(host);
-        this.rotate();
-        throw err;
-      }
-    }
-    throw new Refused('no leader found');
-  }
-}
 
 // ---- one seed ----
 
@@ -244,7 +171,7 @@ async function runSeed(seed: number, options: RunOptions = {}): Promise<Outcome>
   let info = 0;
 
   const runClient = (name: string, index: number) => async (env: Env) => {
-    const client = new Client(env, index);
+    const client = new LockTestClient(env, PEERS, env.random, CALL_TIMEOUT_MS, index);
     let process = nextProcess++;
     /** Runs one recorded operation; false when it was indeterminate. */
     const op = async <T>(

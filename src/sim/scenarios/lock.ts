@@ -40,12 +40,11 @@
  * without a Raft read index; `cachedReads` is a client that sometimes answers a get from its own cache;
  * `useAfterRelease` is a client that goes on using the lock 300 ms after it released it.
  */
-import { parseAddress, type Address, type Env } from '../../env/index.js';
+import type { Env } from '../../env/index.js';
 import { LockReplica, registerLockService, type LockPeer } from '../../lock/index.js';
 import { fromUtf8, utf8 } from '../../util/bytes.js';
-import { isTesseraError, toTesseraError } from '../../util/errors.js';
 import type { Prng } from '../../util/prng.js';
-import { RpcClient, RpcServer } from '../../wire/index.js';
+import { RpcServer } from '../../wire/index.js';
 import {
   buildOperations,
   checkLinearizability,
@@ -54,6 +53,7 @@ import {
   versionedRegisterModel,
 } from '../checker/index.js';
 import type { Scenario, ScenarioContext, ScenarioResult } from '../scenario.js';
+import { LockTestClient, Refused } from './lock-client.js';
 
 const RAFT_PORT = 7000;
 const RPC_PORT = 7100;
@@ -108,109 +108,6 @@ export interface GrantRecord {
   readonly ackedMs: number;
   /** The end of the certain hold: release called, or the session may have expired. */
   endMs: number;
-}
-
-/** The call certainly had no effect: an error reply from the service. */
-class Refused extends Error {
-  constructor(readonly code: string) {
-    super(code);
-  }
-}
-
-/** Errors that mean the call's outcome is unknown. */
-function indeterminate(err: unknown): boolean {
-  if (!isTesseraError(err)) return true;
-  return (
-    err.code === 'DEADLINE_EXCEEDED' ||
-    err.code === 'CONNECTION_CLOSED' ||
-    err.code === 'UNAVAILABLE' ||
-    err.code === 'SHUTTING_DOWN' ||
-    err.code === 'CONNECTION_REFUSED'
-  );
-}
-
-// ---------------------------------------------------------------------------------------------
-// A redirecting client
-
-class Client {
-  private readonly conns = new Map<string, RpcClient>();
-  private target: Address;
-  /** Error replies (the call certainly had no effect), by code. */
-  readonly errorCodes = new Map<string, number>();
-
-  constructor(
-    private readonly env: Env,
-    private readonly peers: readonly LockPeer[],
-    private readonly rng: Prng,
-    private readonly callTimeoutMs: number,
-    start: number,
-  ) {
-    this.target = peers[start % peers.length]!.client!;
-  }
-
-  private rotate(): void {
-    const i = this.peers.findIndex((p) => p.client!.host === this.target.host);
-    this.target = this.peers[(i + 1) % this.peers.length]!.client!;
-  }
-
-  private drop(host: string): void {
-    const c = this.conns.get(host);
-    this.conns.delete(host);
-    c?.close().catch(() => undefined);
-  }
-
-  /**
-   * Calls `method` at the leader. Resolves with the reply; rejects with `Refused` when the
-   * call certainly did not take effect (redirects ran out, or an application error), or with
-   * the transport error when its outcome is unknown.
-   */
-  async call(method: string, args: unknown): Promise<unknown> {
-    for (let attempt = 0; attempt < 12; attempt++) {
-      const host = this.target.host;
-      let conn = this.conns.get(host);
-      if (conn === undefined || conn.closed) {
-        try {
-          conn = await RpcClient.connect(this.env, this.target, { timeoutMs: 500 });
-        } catch {
-          this.rotate();
-          await this.env.timers.sleep(20);
-          continue;
-        }
-        this.conns.set(host, conn);
-      }
-      try {
-        return await conn.call(method, args, { timeoutMs: this.callTimeoutMs });
-      } catch (err) {
-        if (isTesseraError(err, 'NOT_LEADER') || isTesseraError(err, 'OVERLOADED')) {
-          // Refused before it was applied (an overwritten proposal is NOT_LEADER too).
-          const leader = err.details?.['leader'];
-          if (typeof leader === 'string' && leader !== '') this.target = parseAddress(leader);
-          else this.rotate();
-          await this.env.timers.sleep(this.rng.between(10, 50));
-          continue;
-        }
-        if (!indeterminate(err)) {
-          const code = toTesseraError(err).code;
-          this.errorCodes.set(code, (this.errorCodes.get(code) ?? 0) + 1);
-          throw new Refused(code);
-        }
-        // Outcome unknown: start afresh elsewhere next time.
-        this.drop(host);
-        this.rotate();
-        throw err;
-      }
-    }
-    throw new Refused('NO_LEADER');
-  }
-
-  /** Starts the next call at a random replica (as a client that lost track of the leader). */
-  wander(): void {
-    this.target = this.rng.pick(this.peers).client!;
-  }
-
-  close(): void {
-    for (const host of [...this.conns.keys()]) this.drop(host);
-  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -307,7 +204,7 @@ async function runLockScenario(
   // ---- clients ----
   const events: HistoryEvent[] = [];
   const grants: GrantRecord[] = [];
-  const clients: Client[] = [];
+  const clients: LockTestClient[] = [];
   let nextProcess = 0;
   let nextValue = 1;
   let keysCreated = false;
@@ -322,7 +219,7 @@ async function runLockScenario(
   const runClient =
     (name: string, index: number, crng: Prng) =>
     async (env: Env): Promise<void> => {
-      const client = new Client(env, peers, crng, callTimeoutMs, index);
+      const client = new LockTestClient(env, peers, crng, callTimeoutMs, index);
       clients.push(client);
       let process = nextProcess++;
       const cache = new Map<string, [number, number | null]>();
