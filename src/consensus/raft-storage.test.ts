@@ -3,10 +3,10 @@ import { SimWorld } from '../env/sim/index.js';
 import type { Env, FileSystem } from '../env/types.js';
 import { LogWriter } from '../storage/log/index.js';
 import { fromUtf8, utf8 } from '../util/bytes.js';
-import { isTesseraError } from '../util/errors.js';
 import { encodeRecord, logFileName, snapshotFileName } from './raft-log-format.js';
 import { RaftStorage } from './raft-storage.js';
 import type { Entry, HardState, PersistedState, Ready, Snapshot } from './types.js';
+import { codeOf } from '../util/testing/code-of.js';
 
 const dir = '/raft';
 
@@ -46,15 +46,6 @@ function view(p: PersistedState) {
     entries: p.entries.map((e) => `${e.index}/${e.term}/${e.kind}/${fromUtf8(e.data)}`),
     snapshot: p.snapshot && { meta: p.snapshot.meta, data: fromUtf8(p.snapshot.data) },
   };
-}
-
-async function codeOf(p: Promise<unknown>): Promise<string> {
-  try {
-    await p;
-    return 'ok';
-  } catch (err) {
-    return isTesseraError(err) ? err.code : `foreign ${String(err)}`;
-  }
 }
 
 /** An Env whose file system counts fsyncs of files. */

@@ -12,6 +12,7 @@ import { Mutation } from './mutation.js';
 import type { ScanSpec } from './read-spec.js';
 import { tableSchema, type TableSchema } from './schema.js';
 import { decodeInt64, encodeInt64, Tablet, type TabletOptions } from './tablet.js';
+import { codeOf } from '../util/testing/code-of.js';
 
 const schema = tableSchema({
   name: 'users',
@@ -53,15 +54,6 @@ async function rows(t: Tablet, spec: ScanSpec = {}): Promise<string[]> {
   const out: string[] = [];
   for await (const r of t.scan(spec)) out.push(`${fromUtf8(r.row)} ${show(r.cells).join(',')}`);
   return out;
-}
-
-async function codeOf(p: Promise<unknown>): Promise<string> {
-  try {
-    await p;
-    return 'ok';
-  } catch (err) {
-    return isTesseraError(err) ? err.code : `foreign ${String(err)}`;
-  }
 }
 
 describe('Tablet writes and reads', () => {

@@ -5,6 +5,7 @@ import { isTesseraError } from '../util/errors.js';
 import type { Prng } from '../util/prng.js';
 import { readLog, recordBytes, recordBytesMax } from './log/index.js';
 import { Wal, groupBytesMax } from './wal.js';
+import { codeOf } from '../util/testing/code-of.js';
 
 const path = '/wal/000001.log';
 const crashSeedsCount = 200;
@@ -17,15 +18,6 @@ async function sim(seed = 1) {
   await run(node.env.fs.mkdir('/wal'));
   await run(node.env.fs.syncDir('/'));
   return { world, node, run };
-}
-
-async function codeOf(p: Promise<unknown>): Promise<string> {
-  try {
-    await p;
-    return 'ok';
-  } catch (err) {
-    return isTesseraError(err) ? err.code : `foreign ${String(err)}`;
-  }
 }
 
 function payloadOf(i: number, prng: Prng): Uint8Array {

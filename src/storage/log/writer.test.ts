@@ -12,6 +12,7 @@ import { Prng } from '../../util/prng.js';
 import { recordBytes, recordBytesMax } from './format.js';
 import { readLog } from './reader.js';
 import { LogWriter, encodeRecordBytes, parentDirectory } from './writer.js';
+import { codeOf } from '../../util/testing/code-of.js';
 
 const path = '/data/log';
 
@@ -24,15 +25,6 @@ function sim(seed = 1) {
   const node = world.addNode('n1');
   const run = <T>(p: Promise<T>): Promise<T> => world.settle(p, { timeoutMs: 60_000 });
   return { world, node, run, fs: node.env.fs };
-}
-
-async function codeOf(p: Promise<unknown>): Promise<string> {
-  try {
-    await p;
-    return 'ok';
-  } catch (err) {
-    return isTesseraError(err) ? err.code : `foreign ${String(err)}`;
-  }
 }
 
 /** A FileSystem whose files count their appends and syncs. */

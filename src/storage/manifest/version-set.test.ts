@@ -13,6 +13,7 @@ import { manifestFileName, tableFileName, walFileName, type FileMeta } from './f
 import { ModelSet, key, randomValidEdit, summarize, type GeneratorState } from './testdata/gen.js';
 import { encodeVersionEdit, type VersionEdit } from './version-edit.js';
 import { VersionSet, manifestFormatName, readManifestState } from './version-set.js';
+import { codeOf } from '../../util/testing/code-of.js';
 
 const dir = '/db';
 /** These tests log edits without writing the tables they name. */
@@ -23,15 +24,6 @@ function sim(seed = 1) {
   const node = world.addNode('n1');
   const run = <T>(p: Promise<T>): Promise<T> => world.settle(p, { timeoutMs: 3_600_000 });
   return { world, node, run };
-}
-
-async function codeOf(p: Promise<unknown>): Promise<string> {
-  try {
-    await p;
-    return 'ok';
-  } catch (err) {
-    return isTesseraError(err) ? err.code : `foreign ${String(err)}`;
-  }
 }
 
 function table(fileNumber: number, level: number, lo: number, hi: number, seq = 1): FileMeta {
