@@ -6,12 +6,7 @@ import {
   type CompactionFilterOptions,
   type CompactionFilterStats,
 } from './compaction-filter.js';
-import {
-  defaultFamilyOptions,
-  type FamilyOptions,
-  type FamilyOptionsLookup,
-} from './family-options.js';
-import { cellKeyOf, encodeInternalKey, Kind, type CellCoordinates } from './key.js';
+import { cellKeyOf, encodeInternalKey, Kind } from './key.js';
 import type { ReadOptions } from './row-resolver.js';
 import { ModelStore, type ModelEntry, type ModelWrite } from './testing/model.js';
 import {
@@ -20,6 +15,7 @@ import {
   randomWorkload,
   type Workload,
 } from './testing/workload.js';
+import { HandWrittenRow } from './testing/hand-written.js';
 
 const latest = Number.MAX_SAFE_INTEGER;
 
@@ -204,27 +200,11 @@ const q = utf8('q');
 const none = new Uint8Array(0);
 
 /** A hand-written compaction input. */
-class Input {
-  readonly model = new ModelStore();
-  private seq = 0;
-  private readonly options = new Map<string, FamilyOptions>();
-  readonly lookup: FamilyOptionsLookup = (fam) =>
-    this.options.get(toHex(fam)) ?? defaultFamilyOptions;
+class Input extends HandWrittenRow {
+  constructor() {
+    super(row);
+  }
 
-  family(fam: Uint8Array, o: Partial<FamilyOptions>): this {
-    this.options.set(toHex(fam), { ...defaultFamilyOptions, ...o });
-    return this;
-  }
-  write(c: Omit<CellCoordinates, 'row'>, value = ''): number {
-    this.model.apply({ row, ...c }, ++this.seq, utf8(value));
-    return this.seq;
-  }
-  put(family: Uint8Array, qualifier: Uint8Array, timestamp: number, value: string): number {
-    return this.write({ family, qualifier, timestamp, kind: Kind.Put }, value);
-  }
-  del(kind: Kind, family: Uint8Array, qualifier: Uint8Array, timestamp: number): number {
-    return this.write({ family, qualifier, timestamp, kind });
-  }
   /** Runs the filter; returns the kept entries as "family:qualifier@ts kind seq[=value]". */
   compact(o: Partial<CompactionFilterOptions>): string[] {
     const { kept } = runFilter(this.model.entries(), {

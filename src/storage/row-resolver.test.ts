@@ -1,23 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { equalBytes, fromUtf8, toHex, utf8 } from '../util/bytes.js';
 import { Prng } from '../util/prng.js';
-import {
-  defaultFamilyOptions,
-  type FamilyOptions,
-  type FamilyOptionsLookup,
-} from './family-options.js';
-import {
-  encodeCellKey,
-  internalKey,
-  Kind,
-  maxTimestamp,
-  rowPrefix,
-  rowStartKey,
-  type CellCoordinates,
-} from './key.js';
+import { defaultFamilyOptions, type FamilyOptionsLookup } from './family-options.js';
+import { encodeCellKey, internalKey, Kind, maxTimestamp, rowPrefix, rowStartKey } from './key.js';
 import { RowResolver, type ReadOptions } from './row-resolver.js';
-import { ModelStore, type ModelEntry } from './testing/model.js';
+import type { ModelStore } from './testing/model.js';
+import { type ModelEntry } from './testing/model.js';
 import { formatCells, randomReadOptions, randomWorkload } from './testing/workload.js';
+import { HandWrittenRow } from './testing/hand-written.js';
 
 /**
  * Resolves every row of sorted `entries` with one RowResolver. Keys are passed as views of one
@@ -91,27 +81,11 @@ const r1 = utf8('r1');
 const none = new Uint8Array(0);
 
 /** A tiny store for hand-written cases. */
-class Case {
-  readonly model = new ModelStore();
-  private seq = 0;
-  private readonly options = new Map<string, FamilyOptions>();
-  readonly lookup: FamilyOptionsLookup = (fam) =>
-    this.options.get(toHex(fam)) ?? defaultFamilyOptions;
+class Case extends HandWrittenRow {
+  constructor() {
+    super(r1);
+  }
 
-  family(fam: Uint8Array, o: Partial<FamilyOptions>): this {
-    this.options.set(toHex(fam), { ...defaultFamilyOptions, ...o });
-    return this;
-  }
-  write(c: Omit<CellCoordinates, 'row'>, value = ''): number {
-    this.model.apply({ row: r1, ...c }, ++this.seq, utf8(value));
-    return this.seq;
-  }
-  put(family: Uint8Array, qualifier: Uint8Array, timestamp: number, value: string): number {
-    return this.write({ family, qualifier, timestamp, kind: Kind.Put }, value);
-  }
-  del(kind: Kind, family: Uint8Array, qualifier: Uint8Array, timestamp: number): number {
-    return this.write({ family, qualifier, timestamp, kind });
-  }
   /** Reads r1 with the resolver, checks the model agrees, returns "family:qualifier@ts=value". */
   read(o: Partial<ReadOptions> = {}): string[] {
     const options: ReadOptions = { snapshotSeq: this.seq, now: 0, ...o };
