@@ -69,8 +69,15 @@ type Handlers = { readonly [M in TableMethod]: (req: unknown) => Promise<TableRe
 function wireCells(cells: readonly Cell[]): (string | number | Uint8Array)[] {
   const out = new Array<string | number | Uint8Array>(cells.length * 4);
   let i = 0;
+  // A row's cells come family by family, each family's sharing one array: decode it once.
+  let familyBytes: Uint8Array | undefined;
+  let family = '';
   for (const c of cells) {
-    out[i++] = fromUtf8(c.family);
+    if (c.family !== familyBytes) {
+      familyBytes = c.family;
+      family = fromUtf8(c.family);
+    }
+    out[i++] = family;
     out[i++] = c.qualifier;
     out[i++] = c.timestamp;
     out[i++] = c.value;
