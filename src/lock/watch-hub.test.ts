@@ -70,6 +70,30 @@ describe('WatchHub', () => {
     expect(after).toMatchObject({ resync: true, index: 50_000 });
   });
 
+  it('keeps exactly the last WATCH_HISTORY_MAX events as it wraps around', async () => {
+    const { world, hub } = hubOf(5);
+    // Two and a half times around the ring: event i is at index 11 + i, on path /p(i % 7).
+    const total = WATCH_HISTORY_MAX * 2 + WATCH_HISTORY_MAX / 2;
+    for (let i = 0; i < total; i++) {
+      hub.notice({
+        type: 'applied',
+        index: 11 + i,
+        events: [{ path: `/p${i % 7}`, type: 'dataChanged' }],
+      });
+    }
+    const poll = (path: string, afterIndex: number) =>
+      world.settle(hub.poll({ path, kind: 'data', afterIndex, connection: 'c' }, 1_000));
+    const oldestKept = 11 + total - WATCH_HISTORY_MAX;
+    // Just before the oldest kept event: answered from the history, not resynced.
+    const first = await poll(`/p${(oldestKept - 11) % 7}`, oldestKept - 1);
+    expect(first).toMatchObject({ index: oldestKept, resync: false });
+    // The first match after an index is the next event on that path, wherever it sits.
+    const mid = oldestKept + 1000;
+    expect(await poll(`/p${(mid - 11) % 7}`, mid - 3)).toMatchObject({ index: mid });
+    // One event older than the history: resync.
+    expect(await poll('/p0', oldestKept - 2)).toMatchObject({ resync: true });
+  });
+
   it('bounds parked polls per connection and frees them on abort', async () => {
     const { world, hub } = hubOf(4);
     const acs = Array.from({ length: WATCH_POLLS_PER_CONNECTION_MAX }, () => new AbortController());

@@ -56,7 +56,13 @@ const fires = (e: WatchEvent, path: string, kind: WatchKind): boolean =>
   e.path === path && watchKindsFired(e).includes(kind);
 
 export class WatchHub {
-  private readonly history: Recorded[] = [];
+  /**
+   * The last WATCH_HISTORY_MAX events, oldest first from slot `historyStart`, wrapping around: a
+   * ring, so recording an event when it is full costs O(1) (every apply records one).
+   */
+  private readonly history: (Recorded | undefined)[] = new Array(WATCH_HISTORY_MAX);
+  private historyStart = 0;
+  private historySize = 0;
   /** Events at indexes <= floor may be missing from the history. */
   private floor: number;
   private last: number;
@@ -85,7 +91,9 @@ export class WatchHub {
   /** Feeds one LockReplica `onApplied` notice. */
   notice(n: AppliedNotice): void {
     if (n.type === 'restored') {
-      this.history.length = 0;
+      this.history.fill(undefined);
+      this.historyStart = 0;
+      this.historySize = 0;
       this.floor = Math.max(this.floor, n.index);
       this.last = Math.max(this.last, n.index);
       // Parked polls can no longer be sure to see every event: they resync.
@@ -97,12 +105,8 @@ export class WatchHub {
     if (n.index <= this.last) return;
     this.last = n.index;
     if (n.events.length === 0) return;
-    for (const event of n.events) this.history.push({ index: n.index, event });
-    const excess = this.history.length - WATCH_HISTORY_MAX;
-    if (excess > 0) {
-      this.floor = Math.max(this.floor, this.history[excess - 1]!.index);
-      this.history.splice(0, excess);
-    }
+    for (const event of n.events) this.record({ index: n.index, event });
+    if (this.parked.size === 0) return;
     for (const p of [...this.parked]) {
       if (n.index <= p.afterIndex) continue;
       const events = n.events.filter((e) => fires(e, p.path, p.kind));
@@ -127,7 +131,8 @@ export class WatchHub {
     if (req.afterIndex < this.floor) return Promise.resolve(this.resyncReply());
     let matchIndex = -1;
     const events: WatchEvent[] = [];
-    for (const r of this.history) {
+    for (let i = 0; i < this.historySize; i++) {
+      const r = this.history[(this.historyStart + i) % WATCH_HISTORY_MAX]!;
       if (r.index <= req.afterIndex) continue;
       if (matchIndex !== -1 && r.index !== matchIndex) break;
       if (fires(r.event, req.path, req.kind)) {
@@ -196,6 +201,18 @@ export class WatchHub {
         timeout: true,
       });
     }
+  }
+
+  private record(r: Recorded): void {
+    if (this.historySize < WATCH_HISTORY_MAX) {
+      this.history[(this.historyStart + this.historySize) % WATCH_HISTORY_MAX] = r;
+      this.historySize++;
+      return;
+    }
+    // Full: the oldest event makes room, and polls from before it must resync.
+    this.floor = Math.max(this.floor, this.history[this.historyStart]!.index);
+    this.history[this.historyStart] = r;
+    this.historyStart = (this.historyStart + 1) % WATCH_HISTORY_MAX;
   }
 
   private resyncReply(): WatchPollReply {
