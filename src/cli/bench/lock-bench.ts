@@ -22,7 +22,21 @@ import {
   ZOOKEEPER_INSTALL,
 } from './zookeeper-peer.js';
 
-const READ_FRACTIONS = [0, 0.5, 0.9, 1] as const;
+/** Read percentages of the rows run by default: the ZooKeeper paper's Table 1 shape. */
+const READ_PERCENTS_DEFAULT = [0, 50, 90, 100];
+
+/** Parses `--reads 0,50`: distinct percentages 0–100 in the order given. */
+export function parseReadPercents(text: string): number[] {
+  const out: number[] = [];
+  for (const part of text.split(',')) {
+    const n = Number(part.trim());
+    if (part.trim() === '' || !Number.isInteger(n) || n < 0 || n > 100) {
+      throw new Error(`--reads: comma-separated whole percentages 0-100, not '${text}'`);
+    }
+    if (!out.includes(n)) out.push(n);
+  }
+  return out;
+}
 
 /** The systems `--compare` accepts; each is started locally as a 3-member cluster. */
 const PEERS = ['etcd', 'zookeeper'] as const;
@@ -40,6 +54,7 @@ interface LockBenchOptions {
   seconds: number;
   keys: number;
   valueBytes: number;
+  reads: number[];
   compare?: string;
   json?: boolean;
 }
@@ -71,6 +86,12 @@ export function lockBenchCommand(): Command {
     .option('--seconds <s>', 'measured seconds per read fraction', (v) => Number(v), 10)
     .option('--keys <n>', 'nodes the clients read and write', (v) => Number(v), 1000)
     .option('--value-bytes <n>', 'value size in bytes', (v) => Number(v), 1024)
+    .option(
+      '--reads <percents>',
+      'read percentages of the rows to run, comma-separated',
+      parseReadPercents,
+      READ_PERCENTS_DEFAULT,
+    )
     .option(
       '--compare <system>',
       "also run the load against 'etcd' or 'zookeeper' (a local 3-member cluster)",
@@ -150,6 +171,7 @@ async function parallel(count: number, width: number, fn: (i: number) => Promise
 
 async function runLockBench(opts: LockBenchOptions) {
   const { clients, seconds, keys, valueBytes } = opts;
+  const fractions = opts.reads.map((p) => p / 100);
   const value = new Uint8Array(valueBytes).fill(0x61);
   const progress = (msg: string) => process.stderr.write(`${msg}\n`);
   const tessera = new Map<number, Measured>();
@@ -172,7 +194,7 @@ async function runLockBench(opts: LockBenchOptions) {
       else await client.call('lock.set', { path, data: value }, { retryUnknown: false });
     };
     await closedLoop(clients, Math.min(1, seconds / 4), 0.5, keys, op); // warm-up
-    for (const reads of READ_FRACTIONS) {
+    for (const reads of fractions) {
       progress(`tessera: ${Math.round(reads * 100)}% reads, ${clients} clients, ${seconds} s`);
       tessera.set(reads, await closedLoop(clients, seconds, reads, keys, op));
     }
@@ -191,7 +213,7 @@ async function runLockBench(opts: LockBenchOptions) {
       const op = (c: number, read: boolean, key: number) =>
         d.op(c, read, key, value).then(() => {});
       await closedLoop(clients, Math.min(1, seconds / 4), 0.5, keys, op); // warm-up
-      for (const reads of READ_FRACTIONS) {
+      for (const reads of fractions) {
         progress(`${peer}: ${Math.round(reads * 100)}% reads, ${clients} clients, ${seconds} s`);
         other.set(reads, await closedLoop(clients, seconds, reads, keys, op));
       }
@@ -200,7 +222,7 @@ async function runLockBench(opts: LockBenchOptions) {
     }
   }
 
-  const results: Row[] = READ_FRACTIONS.map((reads) => {
+  const results: Row[] = fractions.map((reads) => {
     const t = tessera.get(reads)!;
     const e = other.get(reads);
     return {
