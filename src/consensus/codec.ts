@@ -136,13 +136,16 @@ const messageOverheadBytes = 128;
 /** Room per entry besides its data: term, index, kind and the data's length prefix. */
 const entryOverheadBytes = 32;
 
+/** An upper estimate of the encoded size of `entries` (writeEntry each). */
+export function entriesSizeEstimate(entries: readonly Entry[]): number {
+  let n = 0;
+  for (const e of entries) n += entryOverheadBytes + e.data.length;
+  return n;
+}
+
 /** An upper estimate of a message's encoded size, so the writer is sized once. */
 function encodedSizeEstimate(m: Message): number {
-  if (m.kind === 'append') {
-    let n = messageOverheadBytes;
-    for (const e of m.entries) n += entryOverheadBytes + e.data.length;
-    return n;
-  }
+  if (m.kind === 'append') return messageOverheadBytes + entriesSizeEstimate(m.entries);
   if (m.kind === 'install-snapshot') {
     return (
       messageOverheadBytes + 10 * m.snapshot.meta.config.voters.length + m.snapshot.data.length
@@ -201,7 +204,8 @@ export function encodeMessage(m: Message): Uint8Array {
       throw new Error(`unhandled message ${JSON.stringify(never)}`);
     }
   }
-  return w.finish();
+  // Sized by the estimate above, so the view wastes little; sends keep it until they finish.
+  return w.take();
 }
 
 /** Decodes one whole message; CORRUPTION for anything that is not exactly one valid message. */

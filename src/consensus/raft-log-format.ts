@@ -10,6 +10,7 @@ import { assert } from '../util/assert.js';
 import { ByteReader, ByteWriter } from '../util/byte-io.js';
 import { corruption } from '../util/errors.js';
 import {
+  entriesSizeEstimate,
   readEntry,
   readSnapshot,
   readSnapshotMeta,
@@ -63,7 +64,9 @@ export function parseSeq(name: string, prefix: string): number | undefined {
 }
 
 export function encodeRecord(rec: RaftRecord): Uint8Array {
-  const w = new ByteWriter();
+  // An entries record is sized up front: grown by doubling, a batch of 1 KiB entries would be
+  // reallocated and copied a dozen times.
+  const w = new ByteWriter(rec.kind === 'entries' ? 16 + entriesSizeEstimate(rec.entries) : 64);
   switch (rec.kind) {
     case 'snapshot':
       w.u8(RaftRecordTag.snapshot);
@@ -85,7 +88,7 @@ export function encodeRecord(rec: RaftRecord): Uint8Array {
       throw new Error(`unhandled record ${JSON.stringify(never)}`);
     }
   }
-  return w.finish();
+  return w.take();
 }
 
 export function decodeRecord(payload: Uint8Array): RaftRecord {

@@ -163,6 +163,11 @@ function putOptional(w: ByteWriter, v: number | undefined): void {
 
 function encodeOp(w: ByteWriter, op: MultiOp): void {
   w.u8(TAGS[op.type]);
+  encodeOpFields(w, op);
+}
+
+/** An op's fields after its tag (a command puts its stamp between the two). */
+function encodeOpFields(w: ByteWriter, op: MultiOp): void {
   switch (op.type) {
     case 'create': {
       const flags =
@@ -189,8 +194,20 @@ function encodeOp(w: ByteWriter, op: MultiOp): void {
   }
 }
 
+/** Room for a command's or op's fields besides its paths and data (tags, stamps, varints). */
+const fieldsBytesMax = 48;
+
+/** An upper estimate of an op's encoding (a path's UTF-8 takes at most 3 bytes a code unit). */
+function opSizeEstimate(op: MultiOp): number {
+  return fieldsBytesMax + 3 * op.path.length + ('data' in op ? op.data.length : 0);
+}
+
 export function encodeCommand(cmd: LockCommand): Uint8Array {
-  const w = new ByteWriter(64);
+  // Sized up front, so the encoding is written once and handed over without a copy.
+  let size = fieldsBytesMax;
+  if (cmd.type === 'multi') for (const op of cmd.ops) size += opSizeEstimate(op);
+  else if ('path' in cmd) size += 3 * cmd.path.length + ('data' in cmd ? cmd.data.length : 0);
+  const w = new ByteWriter(size);
   w.u8(COMMAND_FORMAT);
   switch (cmd.type) {
     case 'openSession':
@@ -205,14 +222,11 @@ export function encodeCommand(cmd: LockCommand): Uint8Array {
       break;
     case 'create':
     case 'set':
-    case 'delete': {
-      // The op encoding writes the tag itself; `now` follows it.
-      const body = new ByteWriter(32 + (cmd.type === 'delete' ? 0 : cmd.data.length));
-      encodeOp(body, cmd);
-      const b = body.peek();
-      w.u8(b[0]!).varint(cmd.now).bytes(b.subarray(1));
+    case 'delete':
+      // The op's encoding with the stamp between its tag and its fields.
+      w.u8(TAGS[cmd.type]).varint(cmd.now);
+      encodeOpFields(w, cmd);
       break;
-    }
     case 'multi':
       w.u8(TAGS.multi).varint(cmd.now).varint(cmd.ops.length);
       for (const op of cmd.ops) encodeOp(w, op);
@@ -230,7 +244,7 @@ export function encodeCommand(cmd: LockCommand): Uint8Array {
     default:
       unreachable(cmd, 'lock command');
   }
-  return w.finish();
+  return w.take();
 }
 
 function getString(r: ByteReader): string {

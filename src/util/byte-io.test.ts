@@ -46,3 +46,27 @@ describe('varints', () => {
     );
   });
 });
+
+describe('ByteWriter', () => {
+  it('take() hands over the bytes without a copy and starts the writer afresh', () => {
+    const w = new ByteWriter(16);
+    w.u8(1).u32(0xdeadbeef).varint(300).bytes(new Uint8Array([7, 8]));
+    const taken = w.take();
+    expect([...taken]).toEqual([1, 0xef, 0xbe, 0xad, 0xde, 0xac, 0x02, 7, 8]);
+    expect(w.length).toBe(0);
+    // Writing again grows a new buffer: the taken bytes are not touched.
+    w.u32(0x01020304).u64(2 ** 40 + 5);
+    expect([...w.peek()]).toEqual([4, 3, 2, 1, 5, 0, 0, 0, 0, 1, 0, 0]);
+    expect([...taken]).toEqual([1, 0xef, 0xbe, 0xad, 0xde, 0xac, 0x02, 7, 8]);
+  });
+
+  it('patches fixed-width fields after growing past its first buffer', () => {
+    const w = new ByteWriter(16);
+    w.u32(0);
+    w.bytes(new Uint8Array(100).fill(9));
+    w.patchU32(0, 0x0a0b0c0d);
+    const out = w.finish();
+    expect([...out.subarray(0, 4)]).toEqual([0x0d, 0x0c, 0x0b, 0x0a]);
+    expect(out.length).toBe(104);
+  });
+});

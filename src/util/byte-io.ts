@@ -25,14 +25,22 @@ export function grownBuffer(buf: Uint8Array, used: number, need: number): Uint8A
   return next;
 }
 
+const noBytes = new Uint8Array(0);
+
 export class ByteWriter {
   private buf: Uint8Array;
-  private view: DataView;
+  /** Over `buf`, made on the first fixed-width write: most writers only write bytes and varints. */
+  private viewOf: DataView | undefined;
   private pos = 0;
 
+  /** `capacity`: the bytes expected; sizing it right saves every regrowth and copy. */
   constructor(capacity = initialCapacityBytes) {
     this.buf = new Uint8Array(Math.max(16, capacity));
-    this.view = new DataView(this.buf.buffer);
+  }
+
+  private get view(): DataView {
+    this.viewOf ??= new DataView(this.buf.buffer, this.buf.byteOffset, this.buf.byteLength);
+    return this.viewOf;
   }
 
   get length(): number {
@@ -48,7 +56,7 @@ export class ByteWriter {
     const need = this.pos + extra;
     if (need <= this.buf.length) return;
     this.buf = grownBuffer(this.buf, this.pos, need);
-    this.view = new DataView(this.buf.buffer);
+    this.viewOf = undefined;
   }
 
   u8(v: number): this {
@@ -116,6 +124,19 @@ export class ByteWriter {
   /** A copy of the bytes written so far. */
   finish(): Uint8Array {
     return this.buf.slice(0, this.pos);
+  }
+
+  /**
+   * The bytes written so far, without copying: a view of the writer's buffer, which the writer
+   * hands over and forgets (it starts empty again). For a writer sized close to its output —
+   * the view keeps the whole buffer alive.
+   */
+  take(): Uint8Array {
+    const out = this.buf.subarray(0, this.pos);
+    this.buf = noBytes;
+    this.viewOf = undefined;
+    this.pos = 0;
+    return out;
   }
 }
 
