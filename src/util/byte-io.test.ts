@@ -50,7 +50,10 @@ describe('varints', () => {
 describe('ByteWriter', () => {
   it('take() hands over the bytes without a copy and starts the writer afresh', () => {
     const w = new ByteWriter(16);
-    w.u8(1).u32(0xdeadbeef).varint(300).bytes(new Uint8Array([7, 8]));
+    w.u8(1)
+      .u32(0xdeadbeef)
+      .varint(300)
+      .bytes(new Uint8Array([7, 8]));
     const taken = w.take();
     expect([...taken]).toEqual([1, 0xef, 0xbe, 0xad, 0xde, 0xac, 0x02, 7, 8]);
     expect(w.length).toBe(0);
