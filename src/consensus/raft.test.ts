@@ -203,6 +203,23 @@ describe('log replication', () => {
     expect(status(net, 2).commit).toBe(status(net, 1).lastIndex);
   });
 
+  it('proposals stepped before one Ready share one append per follower', () => {
+    const net = withLeader(1);
+    const raft = net.raft(1);
+    for (const text of ['a', 'b', 'c', 'd']) expect(raft.propose(bytes(text)).ok).toBe(true);
+    const rd = raft.ready();
+    const appends = rd.messages.filter((m) => m.kind === 'append');
+    expect(appends.map((m) => m.to).sort()).toEqual([2, 3]);
+    for (const m of appends) {
+      if (m.kind === 'append')
+        expect(m.entries.map((e) => e.data)).toEqual(['a', 'b', 'c', 'd'].map(bytes));
+    }
+    raft.advance(rd);
+    for (const m of rd.messages) net.inflight.push(m);
+    net.stabilize();
+    expect(status(net, 2).commit).toBe(status(net, 1).lastIndex);
+  });
+
   it("a follower's conflicting suffix is replaced, backtracking a term per round trip", () => {
     const net = withLeader(1);
     net.isolate(1);
@@ -423,6 +440,35 @@ describe('read-index', () => {
       net.raft(1).advance(out);
     }
     expect(states).toEqual([{ index: status(net, 1).commit, ctx: 'r1' }]);
+  });
+
+  it('reads registered before one Ready share one heartbeat round', () => {
+    const net = withLeader(1);
+    net.propose(1, 'w');
+    net.stabilize();
+    const raft = net.raft(1);
+    for (const ctx of ['r1', 'r2', 'r3']) raft.readIndex(ctx);
+    const rd = raft.ready();
+    const heartbeats = rd.messages.filter((m) => m.kind === 'heartbeat');
+    // One per follower, carrying the newest read: its acks confirm the older ones too.
+    expect(heartbeats.map((m) => (m.kind === 'heartbeat' ? [m.to, m.ctx] : []))).toEqual([
+      [2, 'r3'],
+      [3, 'r3'],
+    ]);
+    raft.advance(rd);
+    for (const m of rd.messages) net.inflight.push(m);
+    const states: { index: number; ctx: string }[] = [];
+    for (const m of net.inflight.splice(0)) net.raft(m.to).step(m);
+    for (const id of [2, 3]) {
+      const r = net.raft(id).ready();
+      net.raft(id).advance(r);
+      for (const m of r.messages) net.raft(1).step(m);
+      const out = net.raft(1).ready();
+      states.push(...out.readStates);
+      net.raft(1).advance(out);
+    }
+    const commit = status(net, 1).commit;
+    expect(states).toEqual(['r1', 'r2', 'r3'].map((ctx) => ({ index: commit, ctx })));
   });
 
   it('a follower forwards the request and gets the read state back', () => {

@@ -120,6 +120,17 @@ export class Raft {
   private readsAwaitingCommit: { ctx: string; from: NodeId }[] = [];
 
   private msgs: Message[] = [];
+  /**
+   * A leader has entries or a commit index its followers have not been sent. Proposals and
+   * acknowledgements only set this; ready() sends the appends, so every proposal and ack
+   * stepped since the last Ready shares one append per follower instead of one each.
+   */
+  private appendsPending = false;
+  /**
+   * A leader has read-index requests waiting for a heartbeat round; ready() sends one
+   * heartbeat per follower carrying the newest request's ctx, whose acks confirm them all.
+   */
+  private heartbeatPending = false;
   private readStates: ReadState[] = [];
   private prevHardState: HardState;
   private outstandingReady: Ready | undefined;
@@ -302,6 +313,8 @@ export class Raft {
       this.log.pendingSnapshot !== undefined ||
       this.log.stable < this.log.lastIndex ||
       this.log.commit > this.log.applied ||
+      this.appendsPending ||
+      this.heartbeatPending ||
       this.msgs.length > 0 ||
       this.readStates.length > 0
     );
@@ -309,6 +322,14 @@ export class Raft {
 
   ready(): Ready {
     this.assertNoReadyOutstanding();
+    if (this.appendsPending) {
+      this.appendsPending = false;
+      if (this.role === 'leader') this.sendPendingAppends();
+    }
+    if (this.heartbeatPending) {
+      this.heartbeatPending = false;
+      if (this.role === 'leader') this.broadcastHeartbeat();
+    }
     const hs = this.hardState();
     const committed = this.log.committedToApply();
     const rd: Ready = {
@@ -347,6 +368,8 @@ export class Raft {
       this.vote = NONE;
     }
     this.leader = NONE;
+    this.appendsPending = false;
+    this.heartbeatPending = false;
     this.electionElapsed = 0;
     this.heartbeatElapsed = 0;
     this.randomizedElectionTimeout = this.electionTicks + this.random.int(this.electionTicks);
@@ -682,12 +705,14 @@ export class Raft {
     else if (pr.state === 'snapshot' && pr.match >= pr.pendingSnapshot) pr.becomeProbe();
     if (this.maybeCommit()) {
       if (this.role !== 'leader') return;
-      this.broadcastAppend();
+      // Everyone learns the new commit index, with the next Ready's appends.
+      this.appendsPending = true;
     } else if (wasPaused) {
       this.sendAppend(m.from);
     }
-    // Pipelining: keep the window full while there is something to send.
-    while (this.sendAppend(m.from, false));
+    // Pipelining: keep the window full while there is something to send (in the next Ready,
+    // with whatever else is proposed meanwhile).
+    if (pr.next <= this.log.lastIndex) this.appendsPending = true;
     if (m.from === this.transferee && pr.match === this.log.lastIndex) {
       this.send({ kind: 'timeout-now', to: m.from });
     }
@@ -721,7 +746,7 @@ export class Raft {
       return true;
     }
     if (!this.readOnly.add(ctx, from, this.log.commit, this.id)) return false;
-    this.broadcastHeartbeat();
+    this.heartbeatPending = true;
     return true;
   }
 
@@ -745,7 +770,7 @@ export class Raft {
     this.appendEntry(kind, data);
     const index = this.log.lastIndex;
     if (kind === 'config') this.pendingConfIndex = index;
-    if (this.role === 'leader') this.broadcastAppend();
+    if (this.role === 'leader') this.appendsPending = true;
     return { ok: true, index, term: this.term };
   }
 
@@ -839,6 +864,15 @@ export class Raft {
 
   private broadcastAppend(): void {
     for (const id of this.progress.keys()) if (id !== this.id) this.sendAppend(id);
+  }
+
+  /** The deferred appends (see appendsPending): one to each follower, then fill the windows. */
+  private sendPendingAppends(): void {
+    for (const id of this.progress.keys()) {
+      if (id === this.id) continue;
+      this.sendAppend(id);
+      while (this.sendAppend(id, false));
+    }
   }
 
   private broadcastHeartbeat(): void {
