@@ -269,13 +269,29 @@ export class RaftNode {
     const term = this.raft.status().term;
     const early = rd.softState.role === 'leader' && this.leaderTerm === term;
     if (early) for (const m of rd.messages) this.opts.transport.send(m.to, m);
+    // Committed entries that earlier saves already made durable here are applied (and their
+    // proposers answered) while this Ready's own entries are written: otherwise each commit
+    // would wait for the fsync of the next batch. Committed means durable on a majority and
+    // never overwritten, so nothing about this save can change them. Entries of this Ready
+    // (a follower learns of an entry and of its commit together) and anything after a
+    // snapshot still wait for the save.
+    const durableBelow = rd.snapshot !== undefined ? 0 : (rd.entries[0]?.index ?? Infinity);
+    let applied = 0;
+    while (
+      applied < rd.committedEntries.length &&
+      rd.committedEntries[applied]!.index < durableBelow
+    ) {
+      this.applyEntry(rd.committedEntries[applied++]!);
+    }
     await this.storage.save(rd);
     this.leaderTerm = rd.softState.role === 'leader' ? term : -1;
     // Durable now, but a stopped node sends and applies nothing more.
     if (this.stopped) return;
     if (!early) for (const m of rd.messages) this.opts.transport.send(m.to, m);
     if (rd.snapshot) this.installSnapshot(rd.snapshot);
-    for (const e of rd.committedEntries) this.applyEntry(e);
+    for (let i = applied; i < rd.committedEntries.length; i++) {
+      this.applyEntry(rd.committedEntries[i]!);
+    }
     for (const rs of rd.readStates) this.onReadState(rs);
     this.raft.advance(rd);
     this.answerReads();
