@@ -471,6 +471,43 @@ describe('read-index', () => {
     expect(states).toEqual(['r1', 'r2', 'r3'].map((ctx) => ({ index: commit, ctx })));
   });
 
+  it('reads that arrive during a round wait for it, then share the next one', () => {
+    const net = withLeader(1);
+    net.propose(1, 'w');
+    net.stabilize();
+    const raft = net.raft(1);
+    const heartbeatCtxs = (ms: readonly Message[]) =>
+      ms.flatMap((m) => (m.kind === 'heartbeat' ? [m.ctx] : []));
+    /** Delivers `msgs` to the followers and steps their answers at the leader. */
+    const roundTrip = (msgs: readonly Message[]) => {
+      for (const m of msgs) net.raft(m.to).step(m);
+      for (const id of [2, 3]) {
+        const r = net.raft(id).ready();
+        net.raft(id).advance(r);
+        for (const m of r.messages) raft.step(m);
+      }
+    };
+    raft.readIndex('r1');
+    const first = raft.ready();
+    raft.advance(first);
+    expect(heartbeatCtxs(first.messages)).toEqual(['r1', 'r1']);
+    raft.readIndex('r2');
+    raft.readIndex('r3');
+    const during = raft.ready();
+    raft.advance(during);
+    expect(heartbeatCtxs(during.messages)).toEqual([]); // r1's round is still out
+    roundTrip(first.messages);
+    const next = raft.ready();
+    raft.advance(next);
+    expect(next.readStates.map((s) => s.ctx)).toEqual(['r1']);
+    expect(heartbeatCtxs(next.messages)).toEqual(['r3', 'r3']);
+    roundTrip(next.messages);
+    const last = raft.ready();
+    raft.advance(last);
+    expect(last.readStates.map((s) => s.ctx)).toEqual(['r2', 'r3']);
+    expect(heartbeatCtxs(last.messages)).toEqual([]);
+  });
+
   it('a follower forwards the request and gets the read state back', () => {
     const net = withLeader(1);
     net.propose(1, 'w');

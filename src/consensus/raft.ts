@@ -131,6 +131,13 @@ export class Raft {
    * heartbeat per follower carrying the newest request's ctx, whose acks confirm them all.
    */
   private heartbeatPending = false;
+  /**
+   * The newest read ctx a read heartbeat round carried, until a quorum confirms it. Reads that
+   * arrive meanwhile wait for that round to end and then share the next one (as etcd's read
+   * loop does): a round per Ready flooded the followers with heartbeats under a read load. A
+   * lost round is finished by the periodic heartbeats, which carry the newest ctx too.
+   */
+  private readRound: string | undefined = undefined;
   private readStates: ReadState[] = [];
   private prevHardState: HardState;
   private outstandingReady: Ready | undefined;
@@ -328,7 +335,10 @@ export class Raft {
     }
     if (this.heartbeatPending) {
       this.heartbeatPending = false;
-      if (this.role === 'leader') this.broadcastHeartbeat();
+      if (this.role === 'leader') {
+        this.broadcastHeartbeat();
+        this.readRound = this.readOnly.lastCtx();
+      }
     }
     const hs = this.hardState();
     const committed = this.log.committedToApply();
@@ -370,6 +380,7 @@ export class Raft {
     this.leader = NONE;
     this.appendsPending = false;
     this.heartbeatPending = false;
+    this.readRound = undefined;
     this.electionElapsed = 0;
     this.heartbeatElapsed = 0;
     this.randomizedElectionTimeout = this.electionTicks + this.random.int(this.electionTicks);
@@ -727,6 +738,11 @@ export class Raft {
     if (m.ctx === undefined) return;
     const released = this.readOnly.ack(m.ctx, m.from, (acks) => this.isQuorum(acks));
     for (const r of released) this.answerRead(r.ctx, r.from, r.index);
+    if (released.length > 0 && !this.readOnly.has(this.readRound)) {
+      // The round ended: the reads that arrived during it go in the next one.
+      this.readRound = undefined;
+      if (this.readOnly.size > 0) this.heartbeatPending = true;
+    }
   }
 
   private isQuorum(ids: ReadonlySet<NodeId>): boolean {
@@ -746,7 +762,7 @@ export class Raft {
       return true;
     }
     if (!this.readOnly.add(ctx, from, this.log.commit, this.id)) return false;
-    this.heartbeatPending = true;
+    if (this.readRound === undefined) this.heartbeatPending = true;
     return true;
   }
 

@@ -32,6 +32,11 @@ export class ReadOnly {
     return this.queue[this.queue.length - 1]?.ctx;
   }
 
+  /** True while the read with `ctx` waits for its quorum. */
+  has(ctx: string | undefined): boolean {
+    return ctx !== undefined && this.queue.some((r) => r.ctx === ctx);
+  }
+
   /** Registers a read; false (the read is dropped, callers retry) when the queue is full. */
   add(ctx: string, from: NodeId, index: number, self: NodeId): boolean {
     if (this.queue.length >= READS_PENDING_MAX) return false;
