@@ -103,6 +103,11 @@ export const RAFT_FRAME_BYTES_MAX = 64 * 1024 * 1024;
 /** Entry bytes per append message (Raft's default; one larger entry still goes alone). */
 export const APPEND_BYTES_MAX = 1024 * 1024;
 /**
+ * Entries per append message: high enough that APPEND_BYTES_MAX is the bound that counts (as
+ * in etcd), so one Ready's batch goes to a follower as one message, not one per 64 entries.
+ */
+export const APPEND_ENTRIES_MAX = 4096;
+/**
  * The largest encoded command a replica accepts: a node's full data (MAX_DATA_BYTES) plus room
  * for its path and fields. Larger ones are refused up front with INVALID_ARGUMENT.
  */
@@ -186,7 +191,7 @@ export class LockReplica {
         capture: () => r.sm.snapshot(),
         restore: (s: Snapshot) => r.restore(s),
         apply: (e: Entry) => r.apply(e),
-        tuning: { appendBytesMax: APPEND_BYTES_MAX },
+        tuning: { appendBytesMax: APPEND_BYTES_MAX, appendEntriesMax: APPEND_ENTRIES_MAX },
         // Never throws (a throw here would stop the Raft node for good): drops are counted.
         transport: {
           send: (to, msg) => {
