@@ -59,6 +59,43 @@ describe('RaftNode', () => {
     });
   });
 
+  it('snapshots once the entries since the last snapshot carry snapshotBytes of data', async () => {
+    const world = new SimWorld({ seed: 6 });
+    const env = world.addNode('n1').env;
+    const run = <T>(p: Promise<T>): Promise<T> => world.settle(p, { timeoutMs: 60_000 });
+    const captures: number[] = [];
+    let applied = 0;
+    const node = await run(
+      RaftNode.start({
+        env,
+        id: 1,
+        voters: [1],
+        dir: '/raft',
+        tickMs: 10,
+        transport: { send: () => {} },
+        apply: (e: Entry) => {
+          applied = e.index;
+        },
+        restore: () => {},
+        snapshotEntries: 1_000,
+        snapshotBytes: 250,
+        capture: () => {
+          captures.push(applied);
+          return new Uint8Array(0);
+        },
+      }),
+    );
+    await world.runUntil(() => node.status().role === 'leader', { timeoutMs: 5_000 });
+    const big = new Uint8Array(100);
+    for (let i = 0; i < 2; i++) await run(node.propose(big));
+    expect(captures).toEqual([]); // 200 bytes: under the bound, and far from 1,000 entries
+    await run(node.propose(big));
+    expect(captures).toEqual([4]); // noop + 3 entries, 300 bytes
+    for (let i = 0; i < 2; i++) await run(node.propose(big));
+    expect(captures).toEqual([4]); // counting starts again after a snapshot
+    await run(node.stop());
+  });
+
   it('refuses proposals without a leader and campaigns through the transport', async () => {
     const { world, run, sent, start } = single([1, 2, 3]);
     const node = await run(start());

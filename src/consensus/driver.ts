@@ -57,6 +57,11 @@ export interface RaftNodeOptions {
    * the state machine and compact the log. Both or neither.
    */
   readonly snapshotEntries?: number;
+  /**
+   * Also snapshot once the entries applied since the last snapshot carry this many data bytes,
+   * so large entries cannot grow the log without bound. Default: no byte bound.
+   */
+  readonly snapshotBytes?: number;
   readonly capture?: () => Uint8Array;
   readonly tickMs?: number;
   readonly requestTimeoutMs?: number;
@@ -98,6 +103,8 @@ export class RaftNode {
   private readCount = 0;
   private applied: number;
   private snapshotIndex: number;
+  /** Data bytes of the entries applied since the last snapshot (since the start, after a restart). */
+  private bytesSinceSnapshot = 0;
   private looping = false;
   /** The term in which the previous Ready was handled as leader; -1 when it was not. */
   private leaderTerm = -1;
@@ -304,6 +311,7 @@ export class RaftNode {
     }
     this.opts.restore(snapshot);
     this.applied = this.snapshotIndex = snapshot.meta.index;
+    this.bytesSinceSnapshot = 0;
     // Entries the snapshot covers were never seen one by one: their outcome is unknown here.
     for (const [index, p] of this.proposals) {
       if (index > snapshot.meta.index) continue;
@@ -321,6 +329,7 @@ export class RaftNode {
   private applyEntry(e: Entry): void {
     this.opts.apply(e);
     this.applied = e.index;
+    this.bytesSinceSnapshot += e.data.length;
     this.settleProposal(e.index, e.term);
   }
 
@@ -358,8 +367,12 @@ export class RaftNode {
 
   private maybeCompact(): void {
     const every = this.opts.snapshotEntries;
-    if (every === undefined || this.applied - this.snapshotIndex < every) return;
+    if (every === undefined) return;
+    const bytesMax = this.opts.snapshotBytes ?? Infinity;
+    if (this.applied - this.snapshotIndex < every && this.bytesSinceSnapshot < bytesMax) return;
+    if (this.applied === this.snapshotIndex) return;
     const data = this.opts.capture!();
+    this.bytesSinceSnapshot = 0;
     const meta = this.raft.compact(this.applied, data);
     this.snapshotIndex = meta.index;
     // Later saves queue behind the switch; a failure fails the node through them.

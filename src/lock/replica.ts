@@ -76,11 +76,20 @@ export interface LockReplicaOptions {
   readonly requestTimeoutMs?: number;
   /** Applied entries between snapshots. Default SNAPSHOT_ENTRIES_DEFAULT. */
   readonly snapshotEntries?: number;
+  /** Applied data bytes between snapshots. Default SNAPSHOT_BYTES_DEFAULT. */
+  readonly snapshotBytes?: number;
   /** How often the leader looks for expired sessions. Default EXPIRE_EVERY_MS_DEFAULT. */
   readonly expireEveryMs?: number;
 }
 
-export const SNAPSHOT_ENTRIES_DEFAULT = 10_000;
+/**
+ * A replica snapshots its state and compacts its log after this many entries (etcd's and
+ * ZooKeeper's default too) or SNAPSHOT_BYTES_DEFAULT of entry data, whichever comes first. Each
+ * snapshot serializes the whole namespace; at 10,000 entries it cost a tenth of the write
+ * throughput of `tessera bench lock`, where 1 KiB writes now snapshot every 64 MiB.
+ */
+export const SNAPSHOT_ENTRIES_DEFAULT = 100_000;
+export const SNAPSHOT_BYTES_DEFAULT = 64 * 1024 * 1024;
 /**
  * Raft tick of a lock replica: elections time out after 10–19 ticks, so 50 ms gives a new
  * leader within about a second of the old one's death (the lock service promises 2 s), at
@@ -188,6 +197,7 @@ export class LockReplica {
         tickMs: opts.tickMs ?? TICK_MS_DEFAULT,
         requestTimeoutMs: opts.requestTimeoutMs,
         snapshotEntries: opts.snapshotEntries ?? SNAPSHOT_ENTRIES_DEFAULT,
+        snapshotBytes: opts.snapshotBytes ?? SNAPSHOT_BYTES_DEFAULT,
         capture: () => r.sm.snapshot(),
         restore: (s: Snapshot) => r.restore(s),
         apply: (e: Entry) => r.apply(e),
