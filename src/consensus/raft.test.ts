@@ -36,6 +36,26 @@ function status(net: Network, id: NodeId) {
   return net.raft(id).status();
 }
 
+/**
+ * Delivers `msgs` (leader 1's heartbeats, say) to nodes 2 and 3, then steps each one's answers
+ * at node 1; returns the read states and messages of node 1's Readys after each answer.
+ */
+function answerAtLeader(net: Network, msgs: readonly Message[]) {
+  const states: { index: number; ctx: string }[] = [];
+  const messages: Message[] = [];
+  for (const m of msgs) net.raft(m.to).step(m);
+  for (const id of [2, 3]) {
+    const r = net.raft(id).ready();
+    net.raft(id).advance(r);
+    for (const m of r.messages) net.raft(1).step(m);
+    const out = net.raft(1).ready();
+    states.push(...out.readStates);
+    messages.push(...out.messages);
+    net.raft(1).advance(out);
+  }
+  return { states, messages };
+}
+
 describe('elections', () => {
   it('a follower that hears nothing for its randomized election timeout becomes leader', () => {
     const net = cluster();
@@ -420,25 +440,14 @@ describe('read-index', () => {
     const net = withLeader(1);
     net.propose(1, 'w');
     net.stabilize();
-    const states: { index: number; ctx: string }[] = [];
     const raft = net.raft(1);
     raft.readIndex('r1');
     const rd = raft.ready();
     expect(rd.readStates).toEqual([]); // not before the heartbeat round
     expect(rd.messages.filter((m) => m.kind === 'heartbeat' && m.ctx === 'r1')).toHaveLength(2);
     raft.advance(rd);
-    for (const m of rd.messages) net.inflight.push(m);
-    // Collect the read state the heartbeat answers release.
-    const hb = net.inflight.splice(0);
-    for (const m of hb) net.raft(m.to).step(m);
-    for (const id of [2, 3]) {
-      const r = net.raft(id).ready();
-      net.raft(id).advance(r);
-      for (const m of r.messages) net.raft(1).step(m);
-      const out = net.raft(1).ready();
-      states.push(...out.readStates);
-      net.raft(1).advance(out);
-    }
+    // The read state the heartbeat answers release.
+    const { states } = answerAtLeader(net, rd.messages);
     expect(states).toEqual([{ index: status(net, 1).commit, ctx: 'r1' }]);
   });
 
@@ -456,17 +465,7 @@ describe('read-index', () => {
       [3, 'r3'],
     ]);
     raft.advance(rd);
-    for (const m of rd.messages) net.inflight.push(m);
-    const states: { index: number; ctx: string }[] = [];
-    for (const m of net.inflight.splice(0)) net.raft(m.to).step(m);
-    for (const id of [2, 3]) {
-      const r = net.raft(id).ready();
-      net.raft(id).advance(r);
-      for (const m of r.messages) net.raft(1).step(m);
-      const out = net.raft(1).ready();
-      states.push(...out.readStates);
-      net.raft(1).advance(out);
-    }
+    const { states } = answerAtLeader(net, rd.messages);
     const commit = status(net, 1).commit;
     expect(states).toEqual(['r1', 'r2', 'r3'].map((ctx) => ({ index: commit, ctx })));
   });
@@ -478,15 +477,6 @@ describe('read-index', () => {
     const raft = net.raft(1);
     const heartbeatCtxs = (ms: readonly Message[]) =>
       ms.flatMap((m) => (m.kind === 'heartbeat' ? [m.ctx] : []));
-    /** Delivers `msgs` to the followers and steps their answers at the leader. */
-    const roundTrip = (msgs: readonly Message[]) => {
-      for (const m of msgs) net.raft(m.to).step(m);
-      for (const id of [2, 3]) {
-        const r = net.raft(id).ready();
-        net.raft(id).advance(r);
-        for (const m of r.messages) raft.step(m);
-      }
-    };
     raft.readIndex('r1');
     const first = raft.ready();
     raft.advance(first);
@@ -496,16 +486,12 @@ describe('read-index', () => {
     const during = raft.ready();
     raft.advance(during);
     expect(heartbeatCtxs(during.messages)).toEqual([]); // r1's round is still out
-    roundTrip(first.messages);
-    const next = raft.ready();
-    raft.advance(next);
-    expect(next.readStates.map((s) => s.ctx)).toEqual(['r1']);
-    expect(heartbeatCtxs(next.messages)).toEqual(['r3', 'r3']);
-    roundTrip(next.messages);
-    const last = raft.ready();
-    raft.advance(last);
-    expect(last.readStates.map((s) => s.ctx)).toEqual(['r2', 'r3']);
-    expect(heartbeatCtxs(last.messages)).toEqual([]);
+    const second = answerAtLeader(net, first.messages);
+    expect(second.states.map((s) => s.ctx)).toEqual(['r1']);
+    expect(heartbeatCtxs(second.messages)).toEqual(['r3', 'r3']);
+    const third = answerAtLeader(net, second.messages);
+    expect(third.states.map((s) => s.ctx)).toEqual(['r2', 'r3']);
+    expect(heartbeatCtxs(third.messages)).toEqual([]);
   });
 
   it('a follower forwards the request and gets the read state back', () => {
