@@ -194,6 +194,32 @@ describe('Store', () => {
     await store.close();
   });
 
+  it('takes a new memory budget: a smaller memtable and block cache, and keeps every write', async () => {
+    const mib = 1024 * 1024;
+    const store = await Store.open(env(), { dir: 'db', memoryBudgetBytes: 16 * mib });
+    expect(store.options.memtableBytes).toBe(2 * mib);
+    for (let i = 0; i < 200; i++) {
+      await store.write(put(`r${String(i).padStart(3, '0')}`, 'q', 1, 'x'.repeat(1000)));
+    }
+    await store.flush();
+    for (let i = 0; i < 200; i += 7) await values(store, `r${String(i).padStart(3, '0')}`);
+    store.resizeMemory(4 * mib);
+    expect(store.options.memoryBudgetBytes).toBe(4 * mib);
+    expect(store.options.memtableBytes).toBe(mib / 2);
+    const cache = (
+      store as unknown as { blockCache: { capacityBytes: number; usageBytes: number } }
+    ).blockCache;
+    expect(cache.capacityBytes).toBe(store.options.blockCacheBytes);
+    expect(cache.usageBytes).toBeLessThanOrEqual(cache.capacityBytes);
+    // Writes past the new, smaller memtable size freeze and flush it.
+    const flushesBefore = store.stats.flushes;
+    for (let i = 0; i < 1000; i++) await store.write(put(`s${i}`, 'q', 1, 'y'.repeat(1000)));
+    expect(store.stats.flushes).toBeGreaterThan(flushesBefore);
+    expect(await values(store, 'r007')).toEqual([`f:q@1=${'x'.repeat(1000)}`]);
+    expect(() => store.resizeMemory(0)).toThrow();
+    await store.close();
+  });
+
   it('rejects bad input with INVALID_ARGUMENT and writes after close with SHUTTING_DOWN', async () => {
     const store = await Store.open(env(), { dir: 'db' });
     expect(() => new WriteBatch().put(new Uint8Array(0), f, utf8('q'), 1, utf8('v'))).toThrow(

@@ -170,7 +170,10 @@ interface Frozen {
 }
 
 export class Store {
-  readonly options: ResolvedOptions;
+  /** Changes only through resizeMemory (the memory-derived fields). */
+  private resolved: ResolvedOptions;
+  /** The options as given, to resolve again for a new memory budget. */
+  private readonly given: StoreOptions;
   readonly stats: StoreStats = {
     userBytes: 0,
     walBytes: 0,
@@ -221,9 +224,11 @@ export class Store {
   private constructor(
     readonly env: Env,
     private readonly versions: VersionSet,
+    given: StoreOptions,
     options: ResolvedOptions,
   ) {
-    this.options = options;
+    this.given = given;
+    this.resolved = options;
     this.pendingOutputs = versions.pendingOutputs;
     this.blockCache = new BlockCache(options.blockCacheBytes);
     this.tables = new TableCache(env, options.dir, this.blockCache);
@@ -249,7 +254,7 @@ export class Store {
     const versions = (await env.fs.exists(joinPath(options.dir, 'CURRENT')))
       ? await VersionSet.recover(env, options.dir)
       : await VersionSet.create(env, options.dir);
-    const store = new Store(env, versions, options);
+    const store = new Store(env, versions, storeOptions, options);
     try {
       await store.recover();
     } catch (err) {
@@ -328,6 +333,22 @@ export class Store {
     // The WAL's directory entry must be durable before any record in it is acknowledged.
     await this.env.fs.syncDir(this.options.dir);
     return { wal, number };
+  }
+
+  get options(): ResolvedOptions {
+    return this.resolved;
+  }
+
+  /**
+   * Gives the store a new memory budget (a node rebalances its budget as tables come and go):
+   * the memtable size, block cache and level-1 target are derived again from it, as at open,
+   * and the block cache sheds blocks at once. A memtable over the new size is frozen by the
+   * next write. INVALID_ARGUMENT when the memtables would not fit the budget.
+   */
+  resizeMemory(memoryBudgetBytes: number): void {
+    const next = resolveOptions({ ...this.given, memoryBudgetBytes });
+    this.resolved = next;
+    this.blockCache.resize(next.blockCacheBytes);
   }
 
   // -------------------------------------------------------------------------------------------

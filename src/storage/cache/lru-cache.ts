@@ -23,7 +23,7 @@ interface Entry {
 }
 
 export class BlockCache {
-  readonly capacityBytes: number;
+  private capacity: number;
   private usage = 0;
   private count = 0;
   private readonly files = new Map<number, Map<number, Entry>>();
@@ -38,11 +38,22 @@ export class BlockCache {
 
   constructor(capacityBytes: number) {
     assert(Number.isSafeInteger(capacityBytes) && capacityBytes >= 0, 'bad cache capacity');
-    this.capacityBytes = capacityBytes;
+    this.capacity = capacityBytes;
     const s = { fileNumber: -1, offset: -1, value: undefined, chargeBytes: 0 } as Entry;
     s.newer = s;
     s.older = s;
     this.sentinel = s;
+  }
+
+  get capacityBytes(): number {
+    return this.capacity;
+  }
+
+  /** Changes the capacity, evicting least recently used entries until the usage fits. */
+  resize(capacityBytes: number): void {
+    assert(Number.isSafeInteger(capacityBytes) && capacityBytes >= 0, 'bad cache capacity');
+    this.capacity = capacityBytes;
+    this.evictToFit();
   }
 
   /** Bytes charged for the entries held. */
@@ -75,7 +86,7 @@ export class BlockCache {
     assert(Number.isFinite(chargeBytes) && chargeBytes >= 0, 'bad cache charge');
     const old = this.files.get(fileNumber)?.get(offset);
     if (old) this.remove(old, this.files.get(fileNumber)!);
-    if (chargeBytes > this.capacityBytes) return;
+    if (chargeBytes > this.capacity) return;
     // Looked up after the removal, which drops a file's map once it is empty.
     let file = this.files.get(fileNumber);
     if (!file) {
@@ -87,7 +98,11 @@ export class BlockCache {
     this.linkNewest(e);
     this.usage += chargeBytes;
     this.count++;
-    while (this.usage > this.capacityBytes) {
+    this.evictToFit();
+  }
+
+  private evictToFit(): void {
+    while (this.usage > this.capacity) {
       const oldest = this.sentinel.newer;
       assert(oldest !== this.sentinel, 'cache usage without entries');
       this.remove(oldest, this.files.get(oldest.fileNumber)!);
