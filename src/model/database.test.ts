@@ -139,19 +139,33 @@ describe('Database', () => {
     expect(again.listTables()).toEqual(['t']);
   });
 
-  it('gives each table store a share of the budget, at least 16 MiB', async () => {
+  it('shares the budget evenly, resizing every table store as tables come and go', async () => {
     const { env: e } = env();
-    let db = await Database.open(e, { dir: 'd', store: { memoryBudgetBytes: 64 * 1024 * 1024 } });
-    for (const n of ['a', 'b', 'c', 'd', 'e']) await db.createTable(spec(n));
+    const mib = 1024 * 1024;
+    const options = { dir: 'd', store: { memoryBudgetBytes: 64 * mib } };
+    let db = await Database.open(e, options);
+    const budgets = () => db.listTables().map((n) => db.tablet(n).memoryBudgetBytes / mib);
+    await db.createTable(spec('a'));
+    expect(budgets()).toEqual([64]);
+    await db.createTable(spec('b'));
+    expect(budgets()).toEqual([32, 32]);
+    for (const n of ['c', 'd']) await db.createTable(spec(n));
+    expect(budgets()).toEqual([16, 16, 16, 16]);
+    // The block cache shrinks with its store: a store's blocks never exceed its new share.
+    const cache = (t: string) =>
+      (db.tablet(t) as unknown as { store: { blockCache: { capacityBytes: number } } }).store
+        .blockCache.capacityBytes;
+    expect(cache('a')).toBeLessThan(16 * mib);
+    await db.dropTable('a');
+    const third = Math.floor((64 * mib) / 3) / mib;
+    expect(budgets()).toEqual([third, third, third]);
     await db.close();
-    db = await Database.open(e, { dir: 'd', store: { memoryBudgetBytes: 64 * 1024 * 1024 } });
+    db = await Database.open(e, options);
     dbs.push(db);
-    // 64 MiB over 5 tables is 12.8 MiB, below the floor.
-    expect(db.listTables()).toHaveLength(5);
-    const store = (
-      db.tablet('a') as unknown as { store: { options: { memoryBudgetBytes: number } } }
-    ).store;
-    expect(store.options.memoryBudgetBytes).toBe(16 * 1024 * 1024);
+    expect(budgets()).toEqual([third, third, third]);
+    // Past budget / 4 MiB tables, each keeps the 4 MiB floor.
+    for (let i = 0; i < 14; i++) await db.createTable(spec(`t${i}`));
+    expect(new Set(budgets())).toEqual(new Set([4]));
   });
 
   it('is SHUTTING_DOWN after close', async () => {

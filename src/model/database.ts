@@ -15,10 +15,11 @@
  * return), then closes the tablet and deletes its files; a crash in between leaves a data
  * directory no entry names, which the next open deletes.
  *
- * Memory: the node has one budget (default 256 MiB). Each table's store gets
- * max(16 MiB, floor(budget / max(1, tables at open))). The share is fixed when a store opens:
- * tables created later get the share computed at open and existing stores are not resized,
- * so many creates after an open can overcommit the budget until the next restart.
+ * Memory: the node has one budget (default 256 MiB), shared evenly by the tables: each store
+ * gets max(4 MiB, floor(budget / tables)), and every create or drop resizes every store
+ * (memtable size, block cache; Store.resizeMemory). A create shrinks the others before the
+ * new store opens, so the stores' budgets never add up to more than the node's while there
+ * are at most budget / 4 MiB tables (64 at the default); beyond that each keeps 4 MiB.
  */
 import type { Env } from '../env/index.js';
 import type { StoreGauges, StoreOptions, StoreStats } from '../storage/index.js';
@@ -50,7 +51,7 @@ export interface TableStoreSample {
 
 export const nodeMemoryBudgetBytesDefault = 256 * 1024 * 1024;
 /** No table store gets less than this, however many tables there are. */
-export const tableMemoryBytesMin = 16 * 1024 * 1024;
+export const tableMemoryBytesMin = 4 * 1024 * 1024;
 
 interface OpenTable {
   readonly entry: CatalogEntry;
@@ -91,14 +92,11 @@ export class Database {
     await env.fs.mkdir(tablesDir, { recursive: true });
     const catalog = await Catalog.open(env, joinPath(options.dir, 'catalog'));
     const entries = catalog.list();
-    const budget = options.store?.memoryBudgetBytes ?? nodeMemoryBudgetBytesDefault;
-    const share = Math.max(tableMemoryBytesMin, Math.floor(budget / Math.max(1, entries.length)));
-    const storeOptions: TableStoreOptions = { ...options.store, memoryBudgetBytes: share };
     const db = new Database(
       env,
       options.dir,
       catalog,
-      storeOptions,
+      options.store ?? {},
       options.limits,
       options.onWalSync,
     );
@@ -108,7 +106,8 @@ export class Database {
         if (!live.has(name)) await env.fs.remove(joinPath(tablesDir, name), { recursive: true });
       }
       await env.fs.syncDir(tablesDir);
-      for (const entry of entries) await db.openTable(entry);
+      const share = db.memoryShare(entries.length);
+      for (const entry of entries) await db.openTable(entry, share);
     } catch (err) {
       await db.close().catch(() => undefined);
       throw err;
@@ -116,14 +115,28 @@ export class Database {
     return db;
   }
 
-  private async openTable(entry: CatalogEntry): Promise<Tablet> {
+  /** Each table store's memory budget when the node holds `tables` tables. */
+  private memoryShare(tables: number): number {
+    const budget = this.storeOptions.memoryBudgetBytes ?? nodeMemoryBudgetBytesDefault;
+    return Math.max(tableMemoryBytesMin, Math.floor(budget / Math.max(1, tables)));
+  }
+
+  /** Resizes every open table store to `share` bytes. */
+  private resizeTables(share: number): void {
+    for (const t of this.tables.values()) {
+      if (t.tablet.memoryBudgetBytes !== share) t.tablet.resizeMemory(share);
+    }
+  }
+
+  private async openTable(entry: CatalogEntry, share: number): Promise<Tablet> {
+    const store: TableStoreOptions = { ...this.storeOptions, memoryBudgetBytes: share };
     const tablet = await Tablet.open(this.env, {
       schema: entry.schema,
       dir: joinPath(joinPath(this.dir, 'tables'), tableDirName(entry)),
       store:
         this.onWalSync === undefined
-          ? this.storeOptions
-          : { ...this.storeOptions, onWalSync: this.onWalSync(entry.schema.name) },
+          ? store
+          : { ...store, onWalSync: this.onWalSync(entry.schema.name) },
       ...(this.limits === undefined ? {} : { limits: this.limits }),
     });
     this.tables.set(entry.schema.name, { entry, tablet });
@@ -161,12 +174,16 @@ export class Database {
         });
       }
       const entry = await this.catalog.add(schema);
+      // The others shrink first, so the budgets never add up to more than the node's.
+      const share = this.memoryShare(this.tables.size + 1);
+      this.resizeTables(share);
       try {
-        await this.openTable(entry);
+        await this.openTable(entry, share);
       } catch (err) {
         // Undo the entry so the name is free again; if that fails too, the next open retries
         // the table (its directory is created then).
         await this.catalog.remove(schema.name).catch(() => undefined);
+        this.resizeTables(this.memoryShare(this.tables.size));
         throw err;
       }
       return schema;
@@ -213,6 +230,7 @@ export class Database {
       await this.catalog.remove(name);
       this.tables.delete(name);
       await t.tablet.close();
+      this.resizeTables(this.memoryShare(this.tables.size));
       const tablesDir = joinPath(this.dir, 'tables');
       await this.env.fs.remove(joinPath(tablesDir, tableDirName(t.entry)), { recursive: true });
       await this.env.fs.syncDir(tablesDir);

@@ -365,6 +365,16 @@ export class Tablet {
     return { gauges: this.store.gauges(), stats: this.store.stats };
   }
 
+  /** The memory budget of the tablet's store (memtables, block cache, index and filters). */
+  get memoryBudgetBytes(): number {
+    return this.store.options.memoryBudgetBytes;
+  }
+
+  /** Gives the tablet's store a new memory budget (see Store.resizeMemory). */
+  resizeMemory(bytes: number): void {
+    this.store.resizeMemory(bytes);
+  }
+
   /** Closes the store; writes still queued fail, and later calls are NOT_SERVING. */
   async close(): Promise<void> {
     if (this.closed) return;
