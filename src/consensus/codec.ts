@@ -50,9 +50,6 @@ const entryKindByTag = new Map<number, EntryKind>(
 /** Bound on voters in a decoded config (matches config.ts's VOTERS_MAX order of magnitude). */
 const DECODED_VOTERS_MAX = 1024;
 
-const utf8Encoder = new TextEncoder();
-const utf8Decoder = new TextDecoder('utf-8', { fatal: true });
-
 // ---- Shared pieces ----
 
 export function writeEntry(w: ByteWriter, e: Entry): void {
@@ -107,17 +104,11 @@ function readBool(r: ByteReader): boolean {
 }
 
 function writeString(w: ByteWriter, s: string): void {
-  w.lengthPrefixed(utf8Encoder.encode(s));
+  w.utf8(s);
 }
 
 function readString(r: ByteReader): string {
-  const at = r.pos;
-  const bytes = r.lengthPrefixed();
-  try {
-    return utf8Decoder.decode(bytes);
-  } catch {
-    throw corruption(`bad UTF-8 string at offset ${at}`, { offset: at });
-  }
+  return r.utf8();
 }
 
 function writeOptionalString(w: ByteWriter, s: string | undefined): void {

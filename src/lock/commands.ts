@@ -146,14 +146,11 @@ const TAGS = {
   check: 11,
 } as const;
 
-const encoder = new TextEncoder();
-const strictDecoder = new TextDecoder('utf-8', { fatal: true });
-
 /** Most ops one multi may hold (bounds what a decoder allocates for garbage). */
 export const MAX_MULTI_OPS = 10_000;
 
 function putString(w: ByteWriter, s: string): void {
-  w.lengthPrefixed(encoder.encode(s));
+  w.utf8(s);
 }
 
 function putOptional(w: ByteWriter, v: number | undefined): void {
@@ -248,12 +245,7 @@ export function encodeCommand(cmd: LockCommand): Uint8Array {
 }
 
 function getString(r: ByteReader): string {
-  try {
-    return strictDecoder.decode(r.lengthPrefixed());
-  } catch (e) {
-    if (e instanceof TypeError) throw corruption(`invalid UTF-8 before offset ${r.pos}`);
-    throw e;
-  }
+  return r.utf8();
 }
 
 function getOptional(r: ByteReader): number | undefined {

@@ -5,6 +5,7 @@
  * the root `/` itself), no `.` or `..` segments, only printable characters, and stays within
  * MAX_PATH_BYTES (UTF-8) and MAX_PATH_DEPTH segments. Anything else is INVALID_PATH.
  */
+import { utf8ByteLength } from '../util/byte-io.js';
 import { TesseraError } from '../util/errors.js';
 
 /** Longest path accepted, in UTF-8 bytes (sequential suffixes included). */
@@ -13,8 +14,6 @@ export const MAX_PATH_BYTES = 1024;
 export const MAX_PATH_DEPTH = 64;
 
 export const ROOT_PATH = '/';
-
-const encoder = new TextEncoder();
 
 function invalidPath(path: string, why: string): TesseraError {
   return new TesseraError('INVALID_PATH', `invalid path ${JSON.stringify(path)}: ${why}`, {
@@ -58,7 +57,7 @@ function checkSegment(path: string, seg: string): void {
 export function validatePath(path: string): void {
   if (typeof path !== 'string') throw invalidPath(String(path), 'not a string');
   if (!path.startsWith('/')) throw invalidPath(path, 'must start with "/"');
-  if (path.length > MAX_PATH_BYTES || encoder.encode(path).length > MAX_PATH_BYTES) {
+  if (path.length > MAX_PATH_BYTES || utf8ByteLength(path) > MAX_PATH_BYTES) {
     throw invalidPath(path, `longer than ${MAX_PATH_BYTES} bytes`);
   }
   if (path === ROOT_PATH) return;

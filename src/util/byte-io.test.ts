@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ByteReader, ByteWriter, varintMaxBytes } from './byte-io.js';
+import { ByteReader, ByteWriter, utf8ByteLength, varintMaxBytes } from './byte-io.js';
 import { isTesseraError } from './errors.js';
 
 const read = (...bytes: number[]) => new ByteReader(new Uint8Array(bytes)).varint();
@@ -71,5 +71,41 @@ describe('ByteWriter', () => {
     const out = w.finish();
     expect([...out.subarray(0, 4)]).toEqual([0x0d, 0x0c, 0x0b, 0x0a]);
     expect(out.length).toBe(104);
+  });
+});
+
+describe('UTF-8 strings', () => {
+  const samples = [
+    '',
+    'k123',
+    '/bench/k999999',
+    'héllo',
+    '日本語',
+    'emoji 😀',
+    '\u{10FFFF}',
+    'x'.repeat(300),
+    `${'y'.repeat(255)}é`,
+    'lone \ud800 surrogate',
+  ];
+
+  it('round-trip through ByteWriter.utf8 and ByteReader.utf8, byte for byte as TextEncoder', () => {
+    for (const s of samples) {
+      const w = new ByteWriter(4);
+      w.utf8(s);
+      const expected = new ByteWriter(4).lengthPrefixed(new TextEncoder().encode(s)).finish();
+      expect([...w.peek()]).toEqual([...expected]);
+      // A lone surrogate encodes as U+FFFD, as TextEncoder does.
+      expect(new ByteReader(w.finish()).utf8()).toBe(
+        new TextDecoder().decode(new TextEncoder().encode(s)),
+      );
+      expect(utf8ByteLength(s)).toBe(new TextEncoder().encode(s).length);
+    }
+  });
+
+  it('refuses invalid UTF-8 with CORRUPTION', () => {
+    for (const bad of [[0xff], [0xc3], [0xe6, 0x97], [0xed, 0xa0, 0x80]]) {
+      const bytes = new ByteWriter(8).lengthPrefixed(new Uint8Array(bad)).finish();
+      expect(corruptionOf(() => new ByteReader(bytes).utf8())).toMatch(/invalid UTF-8/);
+    }
   });
 });

@@ -10,6 +10,40 @@ import { corruption } from './errors.js';
 
 const initialCapacityBytes = 256;
 
+const utf8Encoder = new TextEncoder();
+const strictUtf8Decoder = new TextDecoder('utf-8', { fatal: true });
+/** Strings up to this long are checked for ASCII (and then copied a char at a time). */
+const asciiFastPathMax = 256;
+
+/** The length of `s` in UTF-8 bytes, without encoding it (lone surrogates count 3, as encoded). */
+export function utf8ByteLength(s: string): number {
+  let n = 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x80) n += 1;
+    else if (c < 0x800) n += 2;
+    else if (c >= 0xd800 && c < 0xdc00 && i + 1 < s.length) {
+      const d = s.charCodeAt(i + 1);
+      if (d >= 0xdc00 && d < 0xe000) {
+        n += 4;
+        i++;
+      } else n += 3;
+    } else n += 3;
+  }
+  return n;
+}
+
+/**
+ * The UTF-8 bytes of `s`, or undefined when `s` is short ASCII (the caller then copies its
+ * char codes, which are its bytes): most keys and paths are, and TextEncoder.encode allocates
+ * a buffer per call — the largest cost of snapshotting a million node names.
+ */
+function utf8UnlessAscii(s: string): Uint8Array | undefined {
+  if (s.length > asciiFastPathMax) return utf8Encoder.encode(s);
+  for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) >= 0x80) return utf8Encoder.encode(s);
+  return undefined;
+}
+
 /** Unsigned varints hold integers up to 2^53 - 1 (the safe-integer range); 8 bytes of 7 bits. */
 export const varintMaxBytes = 8;
 
@@ -109,6 +143,19 @@ export class ByteWriter {
   /** A varint length followed by the bytes. */
   lengthPrefixed(b: Uint8Array): this {
     return this.varint(b.length).bytes(b);
+  }
+
+  /** A varint byte length followed by the UTF-8 of `s` (ByteReader.utf8 reads it back). */
+  utf8(s: string): this {
+    const encoded = utf8UnlessAscii(s);
+    if (encoded !== undefined) return this.lengthPrefixed(encoded);
+    this.varint(s.length);
+    this.ensure(s.length);
+    const buf = this.buf;
+    let pos = this.pos;
+    for (let i = 0; i < s.length; i++) buf[pos++] = s.charCodeAt(i);
+    this.pos = pos;
+    return this;
   }
 
   /** Overwrites 4 bytes at `at` (for lengths and checksums known only at the end). */
@@ -241,5 +288,26 @@ export class ByteReader {
 
   lengthPrefixed(): Uint8Array {
     return this.bytes(this.varint());
+  }
+
+  /** What ByteWriter.utf8 wrote: CORRUPTION when the bytes are not valid UTF-8. */
+  utf8(): string {
+    const at = this.pos;
+    const bytes = this.lengthPrefixed();
+    if (bytes.length <= asciiFastPathMax) {
+      let ascii = true;
+      for (let i = 0; i < bytes.length; i++) {
+        if (bytes[i]! >= 0x80) {
+          ascii = false;
+          break;
+        }
+      }
+      if (ascii) return String.fromCharCode.apply(null, bytes as unknown as number[]);
+    }
+    try {
+      return strictUtf8Decoder.decode(bytes);
+    } catch {
+      throw corruption(`invalid UTF-8 at offset ${at}`, { offset: at });
+    }
   }
 }
