@@ -45,9 +45,6 @@ export interface ApplyOutput {
   readonly grants: readonly LockGrant[];
 }
 
-const encoder = new TextEncoder();
-const strictDecoder = new TextDecoder('utf-8', { fatal: true });
-
 function failure(e: TesseraError): LockFailure {
   const opIndex = e.details?.['opIndex'];
   return typeof opIndex === 'number'
@@ -61,6 +58,8 @@ export class LockStateMachine {
   private readonly locks = new LockTable();
   private applied = 0;
   private clock = 0;
+  /** Expected size of the next snapshot (the last one, plus room to grow). */
+  private snapshotBytesHint = 1024;
 
   /** The log index of the last command applied. */
   get lastApplied(): number {
@@ -209,7 +208,9 @@ export class LockStateMachine {
   // ---- snapshots ----
 
   snapshot(): Uint8Array {
-    const w = new ByteWriter(1024);
+    // Sized from the last snapshot: a million nodes make a ~115 MiB snapshot, which growing by
+    // doubling would copy a dozen times and briefly hold twice over.
+    const w = new ByteWriter(this.snapshotBytesHint);
     w.u32(SNAPSHOT_MAGIC).u8(SNAPSHOT_FORMAT);
     w.varint(this.applied).varint(this.clock).varint(this.locks.lastSequencer);
     const sessions = this.sessions.all();
@@ -219,14 +220,15 @@ export class LockStateMachine {
     const locks = this.locks.all();
     w.varint(locks.length);
     for (const l of locks) {
-      w.lengthPrefixed(encoder.encode(l.path));
+      w.utf8(l.path);
       w.varint(l.holders.length);
       for (const h of l.holders) w.varint(h.session).u8(modeByte(h.mode)).varint(h.token);
       w.varint(l.waiters.length);
       for (const x of l.waiters) w.varint(x.session).u8(modeByte(x.mode));
     }
     w.u32(crc32c(w.peek()));
-    return w.finish();
+    this.snapshotBytesHint = w.length + (w.length >>> 3) + 1024;
+    return w.take();
   }
 
   /** Rebuilds a state machine from `snapshot()` bytes; malformed input raises CORRUPTION. */
@@ -325,13 +327,13 @@ function writeNode(w: ByteWriter, node: LockNode): void {
   const names = [...children.keys()].sort();
   w.varint(names.length);
   for (const name of names) {
-    w.lengthPrefixed(encoder.encode(name));
+    w.utf8(name);
     writeNode(w, children.get(name)!);
   }
 }
 
 function readString(r: ByteReader): string {
-  return strictDecoder.decode(r.lengthPrefixed());
+  return r.utf8();
 }
 
 function readNode(r: ByteReader): LockNode {
