@@ -8,6 +8,7 @@ import {
   encodeSnapshotFile,
   logFileName,
   parseSeq,
+  snapshotFileRecords,
   type RaftRecord,
 } from './raft-log-format.js';
 
@@ -31,6 +32,18 @@ describe('raft log format', () => {
     expect(framed({ kind: 'truncate', index: 2 })).toBe('b27f002702000000014e7960f70402');
     expect(framed({ kind: 'snapshot', meta })).toBe('9ef2e7a90800000001d5cfd19f01ac020403010203');
     expect(toHex(encodeSnapshotFile({ meta, data: utf8('S') }))).toBe('ac0204030102030153');
+  });
+
+  it('cuts a snapshot file into records of at most the given size, in order', () => {
+    const payload = utf8('abcdefghij');
+    expect(snapshotFileRecords(payload, 4).map((r) => toHex(r))).toEqual([
+      toHex(utf8('abcd')),
+      toHex(utf8('efgh')),
+      toHex(utf8('ij')),
+    ]);
+    expect(snapshotFileRecords(payload, 10)).toHaveLength(1);
+    // An empty payload is still one (empty) record: a snapshot file is never recordless.
+    expect(snapshotFileRecords(new Uint8Array(0), 4).map((r) => r.length)).toEqual([0]);
   });
 
   it('round-trips records and refuses unknown tags and trailing bytes', () => {

@@ -142,10 +142,28 @@ export function entriesRecords(entries: readonly Entry[]): RaftRecord[] {
 }
 
 /** The snapshot file's single record payload. */
+/**
+ * A snapshot file's payload is cut into records of at most this many bytes: one record would
+ * cap snapshots at the record framing's 64 MiB, and a million lock nodes take more.
+ */
+export const SNAPSHOT_RECORD_BYTES_MAX = 16 * 1024 * 1024;
+
 export function encodeSnapshotFile(s: Snapshot): Uint8Array {
-  const w = new ByteWriter(s.data.length + 64);
+  const w = new ByteWriter(s.data.length + 64 + 10 * s.meta.config.voters.length);
   writeSnapshot(w, s);
-  return w.finish();
+  return w.take();
+}
+
+/** The record payloads a snapshot file holds: `payload` in pieces of at most `recordBytes`. */
+export function snapshotFileRecords(
+  payload: Uint8Array,
+  recordBytes = SNAPSHOT_RECORD_BYTES_MAX,
+): Uint8Array[] {
+  const records: Uint8Array[] = [];
+  for (let at = 0; at < payload.length || records.length === 0; at += recordBytes) {
+    records.push(payload.subarray(at, at + recordBytes));
+  }
+  return records;
 }
 
 export function decodeSnapshotFile(payload: Uint8Array): Snapshot {

@@ -249,6 +249,24 @@ describe('RaftStorage', () => {
     });
   });
 
+  it('keeps a snapshot larger than one log record can hold (a million lock nodes)', async () => {
+    const { node, run } = sim(3);
+    const { storage } = await run(RaftStorage.open(node.env, dir));
+    await run(storage.save(ready({ entries: range(1, 3, 1) })));
+    // 70 MiB: over the record framing's 64 MiB, so the file takes five records.
+    const data = new Uint8Array(70 * 1024 * 1024);
+    for (let i = 0; i < data.length; i += 4096) data[i] = (i / 4096) & 0xff;
+    const snap: Snapshot = { meta: { index: 3, term: 1, config: { voters: [1] } }, data };
+    await run(storage.compact(snap));
+    await run(storage.close());
+    const again = await run(RaftStorage.open(node.env, dir));
+    const got = again.persisted.snapshot!;
+    expect(got.meta).toEqual(snap.meta);
+    expect(got.data.length).toBe(data.length);
+    expect(Buffer.compare(got.data, data)).toBe(0);
+    await run(again.storage.close());
+  });
+
   it('a crash at any point of a snapshot switch opens to the old or the new state', async () => {
     const outcomes = new Set<string>();
     for (let seed = 1; seed <= 60; seed++) {

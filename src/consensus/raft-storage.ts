@@ -17,9 +17,10 @@
  * 3. delete `log-<n-1>` and `snap-<n-1>`. `open` deletes leftovers of any interrupted switch.
  */
 import { assert } from '../util/assert.js';
+import { concatBytes } from '../util/bytes.js';
 import { corruption, isTesseraError, ioError, type TesseraError } from '../util/errors.js';
 import type { Env, FileSystem } from '../env/types.js';
-import { LogWriter, encodeRecordBytes, readLog } from '../storage/log/index.js';
+import { LogWriter, readLog } from '../storage/log/index.js';
 import { parentDirectory } from '../storage/log/writer.js';
 import {
   LOG_PREFIX,
@@ -28,6 +29,7 @@ import {
   TEMP_SUFFIX,
   decodeRecord,
   decodeSnapshotFile,
+  snapshotFileRecords,
   encodeRecord,
   encodeSnapshotFile,
   entriesRecords,
@@ -214,9 +216,13 @@ export class RaftStorage {
     const fs = this.fs;
     const next = this.seq + 1;
     const snapPath = join(this.dir, snapshotFileName(next));
-    await fs.writeFile(snapPath + TEMP_SUFFIX, encodeRecordBytes(encodeSnapshotFile(snapshot)), {
-      sync: true,
-    });
+    const snapFile = await LogWriter.create(fs, snapPath + TEMP_SUFFIX);
+    try {
+      await snapFile.appendMany(snapshotFileRecords(encodeSnapshotFile(snapshot)));
+      await snapFile.sync();
+    } finally {
+      await snapFile.close();
+    }
     await fs.rename(snapPath + TEMP_SUFFIX, snapPath);
     await fs.syncDir(this.dir);
 
@@ -319,13 +325,13 @@ async function readSnapshotFile(fs: FileSystem, path: string): Promise<Snapshot>
     if (isTesseraError(err, 'NOT_FOUND')) throw corruption(`snapshot ${path} is missing`, { path });
     throw err;
   }
-  // The file was fsynced before it was renamed into place: anything but one whole record is
+  // The file was fsynced before it was renamed into place: anything but whole records is
   // damage, not a crash.
-  if (result.records.length !== 1 || result.tornTail) {
+  if (result.records.length === 0 || result.tornTail) {
     throw corruption(`snapshot ${path} is damaged`, { path });
   }
   try {
-    return decodeSnapshotFile(result.records[0]!);
+    return decodeSnapshotFile(concatBytes(result.records));
   } catch (err) {
     if (isTesseraError(err, 'CORRUPTION')) throw corruption(`${path}: ${err.message}`, { path });
     throw err;
