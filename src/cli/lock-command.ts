@@ -7,7 +7,7 @@ import { LockReplica, registerLockService, type LockPeer } from '../lock/index.j
 import { raftAddressFor } from '../lock/replica.js';
 import { invalidArgument } from '../util/errors.js';
 import { RpcServer } from '../wire/index.js';
-import { logEvent } from './log.js';
+import { logEvent, logger } from './log.js';
 import { createRegistry, raftMetrics, rpcMetrics, startMetricsServer } from './metrics.js';
 
 interface LockOptions {
@@ -73,7 +73,19 @@ export function lockCommand(): Command {
       const dir = resolve(opts.dir);
       mkdirSync(dir, { recursive: true });
       const env = realEnv({ name, root: dir });
-      const replica = await LockReplica.start({ env, id, peers, dir: 'raft' });
+      const replica = await LockReplica.start({
+        env,
+        id,
+        peers,
+        dir: 'raft',
+        // Crash-only: a replica whose log write, fsync or apply failed cannot go on, and its
+        // durable log is all a restart needs. It says why and exits (tessera local restarts it).
+        onFailure: (err) => {
+          logger(name).fatal({ event: 'failed', err }, 'raft node failed; exiting');
+          process.exitCode = 1;
+          setImmediate(() => process.exit(1));
+        },
+      });
       const registry = createRegistry(name);
       let serving = true;
       raftMetrics(registry, () => (serving ? replica.status() : undefined));

@@ -96,6 +96,33 @@ describe('RaftNode', () => {
     await run(node.stop());
   });
 
+  it('reports the failure that stops it, once, to onFailure', async () => {
+    const world = new SimWorld({ seed: 8 });
+    const env = world.addNode('n1').env;
+    const run = <T>(p: Promise<T>): Promise<T> => world.settle(p, { timeoutMs: 60_000 });
+    const failures: string[] = [];
+    const node = await run(
+      RaftNode.start({
+        env,
+        id: 1,
+        voters: [1],
+        dir: '/raft',
+        tickMs: 10,
+        transport: { send: () => {} },
+        apply: () => {},
+        onFailure: (err) => failures.push(isTesseraError(err) ? err.code : String(err)),
+      }),
+    );
+    await world.runUntil(() => node.status().role === 'leader', { timeoutMs: 5_000 });
+    world.setDiskFaults('n1', { syncErrorRate: 1 });
+    expect((await errorOf(run(node.propose(utf8('x'))))).code).toBe('IO_ERROR');
+    // Stopped for good: later requests are refused, and the failure is not reported again.
+    expect((await errorOf(run(node.propose(utf8('y'))))).code).toBe('SHUTTING_DOWN');
+    await world.runFor(1_000);
+    expect(failures).toEqual(['IO_ERROR']);
+    await run(node.stop()).catch(() => undefined);
+  });
+
   it('refuses proposals without a leader and campaigns through the transport', async () => {
     const { world, run, sent, start } = single([1, 2, 3]);
     const node = await run(start());

@@ -66,6 +66,11 @@ export interface RaftNodeOptions {
   readonly tickMs?: number;
   readonly requestTimeoutMs?: number;
   readonly tuning?: RaftTuning;
+  /**
+   * Hears the error that stopped the node for good (a failed log write or fsync, a failed
+   * apply): once, after every pending request was rejected with it. Must not throw.
+   */
+  readonly onFailure?: (err: unknown) => void;
 }
 
 export const TICK_MS_DEFAULT = 100;
@@ -74,6 +79,12 @@ export const REQUEST_TIMEOUT_MS_DEFAULT = 10_000;
 export const INPUTS_QUEUED_MAX = 4096;
 /** Ticks queued while a save runs; more are coalesced away (time is not worth queuing). */
 export const TICKS_QUEUED_MAX = 4;
+
+/** A step for the loop; `drop` fails its request (if any) when the node stops first. */
+interface Input {
+  readonly run: () => void;
+  readonly drop: ((err: unknown) => void) | undefined;
+}
 
 interface Pending<T> {
   readonly resolve: (value: T) => void;
@@ -94,7 +105,7 @@ export class RaftNode {
   readonly id: NodeId;
   private readonly env: Env;
   private readonly raft: Raft;
-  private readonly inputs: (() => void)[] = [];
+  private readonly inputs: Input[] = [];
   private ticksQueued = 0;
   private readonly proposals = new Map<number, PendingProposal>();
   private readonly reads = new Map<string, PendingRead>();
@@ -161,14 +172,14 @@ export class RaftNode {
   /** Hands an incoming message to Raft (dropped when not for us, stopped or too many queued). */
   receive(msg: Message): void {
     if (msg.to !== this.id || this.stopped || this.inputs.length >= INPUTS_QUEUED_MAX) return;
-    this.push(() => this.raft.step(msg));
+    this.push(undefined, () => this.raft.step(msg));
   }
 
   /** Proposes `data`; resolves with its (index, term) once this replica applied it. */
   propose(data: Uint8Array): Promise<{ index: number; term: number }> {
     return new Promise((resolve, reject) => {
       if (!this.admit(reject)) return;
-      this.push(() => {
+      this.push(reject, () => {
         const result: ProposeResult = this.raft.propose(data);
         if (!result.ok) {
           reject(refusalError(result));
@@ -195,7 +206,7 @@ export class RaftNode {
     return new Promise((resolve, reject) => {
       if (!this.admit(reject)) return;
       const ctx = `${this.id}.${this.readNonce}.${this.readCount++}`;
-      this.push(() => {
+      this.push(reject, () => {
         const result = this.raft.readIndex(ctx);
         if (!result.ok) {
           reject(refusalError(result));
@@ -225,7 +236,7 @@ export class RaftNode {
   private onTick(): void {
     if (this.ticksQueued >= TICKS_QUEUED_MAX) return;
     this.ticksQueued++;
-    this.push(() => {
+    this.push(undefined, () => {
       this.ticksQueued--;
       this.raft.tick();
     });
@@ -243,8 +254,9 @@ export class RaftNode {
     return true;
   }
 
-  private push(input: () => void): void {
-    this.inputs.push(input);
+  /** Queues `run` for the loop; `drop` rejects its request if the node stops before it runs. */
+  private push(drop: ((err: unknown) => void) | undefined, run: () => void): void {
+    this.inputs.push({ run, drop });
     if (this.looping) return;
     this.looping = true;
     this.loopDone = this.loop();
@@ -254,7 +266,8 @@ export class RaftNode {
     try {
       for (;;) {
         for (let input = this.inputs.shift(); input; input = this.inputs.shift()) {
-          if (!this.stopped) input();
+          if (this.stopped) input.drop?.(this.stoppedError());
+          else input.run();
         }
         if (this.stopped || !this.raft.hasReady()) break;
         await this.handle(this.raft.ready());
@@ -380,13 +393,21 @@ export class RaftNode {
   }
 
   private fail(err: unknown): void {
+    const first = this.failure === undefined;
     this.failure ??= err;
     this.stopped = true;
     this.ticker.cancel();
     this.rejectAll(err);
+    if (first) this.opts.onFailure?.(err);
+  }
+
+  private stoppedError(): unknown {
+    return this.failure ?? new TesseraError('SHUTTING_DOWN', `raft node ${this.id} stopped`);
   }
 
   private rejectAll(err: unknown): void {
+    // Requests still queued for the loop never ran: they fail too.
+    for (const input of this.inputs.splice(0)) input.drop?.(err);
     for (const p of this.proposals.values()) {
       p.timer.cancel();
       p.reject(err);
