@@ -55,11 +55,18 @@ describe('lock command codec', () => {
     }
   });
 
-  it('decoded data does not alias the log entry', () => {
+  it('decoded data does not alias the log entry, also when the entry is a Node Buffer', () => {
     const bytes = encodeCommand({ type: 'set', now: 1, path: '/a', data: new Uint8Array([9]) });
     const cmd = decodeCommand(bytes);
     bytes.fill(0);
     expect(cmd.type === 'set' && cmd.data[0]).toBe(9);
+    // Followers decode entries that view a received Buffer, whose slice() is a view too.
+    const received = Buffer.from(
+      encodeCommand({ type: 'set', now: 1, path: '/a', data: new Uint8Array([7]) }),
+    );
+    const fromBuffer = decodeCommand(received);
+    received.fill(0);
+    expect(fromBuffer.type === 'set' && fromBuffer.data[0]).toBe(7);
   });
 
   it('fuzz: garbage and mutated encodings decode or raise CORRUPTION, nothing else', () => {

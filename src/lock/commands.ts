@@ -14,6 +14,7 @@
 import { ByteReader, ByteWriter } from '../util/byte-io.js';
 import { corruption, type ErrorCode } from '../util/errors.js';
 import { unreachable } from '../util/assert.js';
+import { copyBytes } from '../util/bytes.js';
 
 export type LockMode = 'exclusive' | 'shared';
 
@@ -255,8 +256,12 @@ function getOptional(r: ByteReader): number | undefined {
   return r.varint();
 }
 
+/**
+ * A copy of the command's bytes: a decoded command never aliases its log entry. Not `slice()`:
+ * on followers the entry views a received Node Buffer, whose `slice` is a view too.
+ */
 function getBytes(r: ByteReader): Uint8Array {
-  return r.lengthPrefixed().slice();
+  return copyBytes(r.lengthPrefixed());
 }
 
 /** Decodes the op with the given (already read) tag, or returns undefined for other tags. */

@@ -12,17 +12,19 @@ import { ROOT_PATH, baseName, childPath, parentPath, pathSegments, validatePath 
 import type { WatchEvent } from './watches.js';
 import { TesseraError, invalidArgument } from '../util/errors.js';
 import { assert } from '../util/assert.js';
+import { bytesToLatin1, latin1ToBytes } from '../util/bytes.js';
 
 /** Largest data a node may hold. */
 export const MAX_DATA_BYTES = 1024 * 1024;
 /** Digits of the counter appended to sequential node names. */
 export const SEQUENTIAL_DIGITS = 10;
 
-const EMPTY = new Uint8Array(0);
-
-/** One node. Fields are plain numbers so that a million of them stay small. */
+/**
+ * One node. Fields are plain numbers, and the data a one-byte string (bytesToLatin1), so that a
+ * million of them stay small.
+ */
 export class LockNode {
-  data: Uint8Array = EMPTY;
+  data = '';
   version = 0;
   cversion = 0;
   ctime = 0;
@@ -115,7 +117,7 @@ export class Namespace {
   /** A copy of the node's data and its stat. */
   get(path: string): { readonly data: Uint8Array; readonly stat: NodeStat } {
     const node = this.must(path);
-    return { data: node.data.slice(), stat: statOf(node) };
+    return { data: latin1ToBytes(node.data), stat: statOf(node) };
   }
 
   /** The names of the node's children, sorted. */
@@ -175,7 +177,7 @@ export class Namespace {
     }
 
     const node = new LockNode();
-    node.data = args.data.length === 0 ? EMPTY : args.data.slice();
+    node.data = bytesToLatin1(args.data);
     node.ctime = node.mtime = at.time;
     node.czxid = node.mzxid = at.index;
     node.ephemeralOwner = args.ephemeralOwner ?? 0;
@@ -204,7 +206,7 @@ export class Namespace {
       throw badVersion(path, expectedVersion, node.version);
     }
     const before = { data: node.data, version: node.version, mtime: node.mtime, mz: node.mzxid };
-    node.data = data.length === 0 ? EMPTY : data.slice();
+    node.data = bytesToLatin1(data);
     node.version++;
     node.mtime = at.time;
     node.mzxid = at.index;

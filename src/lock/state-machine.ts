@@ -33,6 +33,7 @@ import { ByteReader, ByteWriter } from '../util/byte-io.js';
 import { TesseraError, corruption, invalidArgument, isTesseraError } from '../util/errors.js';
 import { assert, unreachable } from '../util/assert.js';
 import { crc32c } from '../util/crc32c.js';
+import { bytesToLatin1 } from '../util/bytes.js';
 
 export const SNAPSHOT_MAGIC = 0x4b434c54; // "TLCK" little-endian
 export const SNAPSHOT_FORMAT = 1;
@@ -316,7 +317,7 @@ function readMode(r: ByteReader): LockMode {
 }
 
 function writeNode(w: ByteWriter, node: LockNode): void {
-  w.lengthPrefixed(node.data);
+  w.latin1(node.data);
   w.varint(node.version).varint(node.cversion).varint(node.ctime).varint(node.mtime);
   w.varint(node.czxid).varint(node.mzxid).varint(node.ephemeralOwner);
   const children = node.children;
@@ -339,7 +340,7 @@ function readString(r: ByteReader): string {
 function readNode(r: ByteReader): LockNode {
   const node = new LockNode();
   const data = r.lengthPrefixed();
-  if (data.length > 0) node.data = data.slice();
+  node.data = bytesToLatin1(data);
   node.version = r.varint();
   node.cversion = r.varint();
   node.ctime = r.varint();

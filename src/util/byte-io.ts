@@ -145,6 +145,17 @@ export class ByteWriter {
     return this.varint(b.length).bytes(b);
   }
 
+  /** A varint length followed by the bytes of a one-byte string (see bytesToLatin1). */
+  latin1(s: string): this {
+    this.varint(s.length);
+    this.ensure(s.length);
+    const buf = this.buf;
+    let pos = this.pos;
+    for (let i = 0; i < s.length; i++) buf[pos++] = s.charCodeAt(i);
+    this.pos = pos;
+    return this;
+  }
+
   /** A varint byte length followed by the UTF-8 of `s` (ByteReader.utf8 reads it back). */
   utf8(s: string): this {
     const encoded = utf8UnlessAscii(s);
