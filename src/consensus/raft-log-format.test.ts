@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { encodeRecordBytes } from '../storage/log/index.js';
-import { toHex, utf8 } from '../util/bytes.js';
+import { concatBytes, toHex, utf8 } from '../util/bytes.js';
 import {
   LogState,
   decodeRecord,
@@ -34,16 +34,20 @@ describe('raft log format', () => {
     expect(toHex(encodeSnapshotFile({ meta, data: utf8('S') }))).toBe('ac0204030102030153');
   });
 
-  it('cuts a snapshot file into records of at most the given size, in order', () => {
-    const payload = utf8('abcdefghij');
-    expect(snapshotFileRecords(payload, 4).map((r) => toHex(r))).toEqual([
+  it('cuts a snapshot file into records of at most the given size, concatenating to the file', () => {
+    const s = { meta, data: utf8('abcdefghij') };
+    const records = snapshotFileRecords(s, 4);
+    // The metadata and data length (10), then the data in pieces.
+    expect(records.map((r) => toHex(r))).toEqual([
+      'ac020403010203' + '0a',
       toHex(utf8('abcd')),
       toHex(utf8('efgh')),
       toHex(utf8('ij')),
     ]);
-    expect(snapshotFileRecords(payload, 10)).toHaveLength(1);
-    // An empty payload is still one (empty) record: a snapshot file is never recordless.
-    expect(snapshotFileRecords(new Uint8Array(0), 4).map((r) => r.length)).toEqual([0]);
+    expect(toHex(concatBytes(records))).toBe(toHex(encodeSnapshotFile(s)));
+    // The data pieces are views: no copy of a large snapshot is made.
+    expect(records[1]!.buffer).toBe(s.data.buffer);
+    expect(snapshotFileRecords({ meta, data: new Uint8Array(0) }, 4)).toHaveLength(1);
   });
 
   it('round-trips records and refuses unknown tags and trailing bytes', () => {

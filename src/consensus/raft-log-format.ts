@@ -154,14 +154,21 @@ export function encodeSnapshotFile(s: Snapshot): Uint8Array {
   return w.take();
 }
 
-/** The record payloads a snapshot file holds: `payload` in pieces of at most `recordBytes`. */
+/**
+ * The record payloads of `s`'s snapshot file, whose concatenation is encodeSnapshotFile(s):
+ * the metadata and data length first, then the data in pieces of at most `recordBytes`, as
+ * views (a snapshot can be hundreds of MiB: no copy of it is made here).
+ */
 export function snapshotFileRecords(
-  payload: Uint8Array,
+  s: Snapshot,
   recordBytes = SNAPSHOT_RECORD_BYTES_MAX,
 ): Uint8Array[] {
-  const records: Uint8Array[] = [];
-  for (let at = 0; at < payload.length || records.length === 0; at += recordBytes) {
-    records.push(payload.subarray(at, at + recordBytes));
+  const head = new ByteWriter(32 + 10 * s.meta.config.voters.length);
+  writeSnapshotMeta(head, s.meta);
+  head.varint(s.data.length);
+  const records = [head.take()];
+  for (let at = 0; at < s.data.length; at += recordBytes) {
+    records.push(s.data.subarray(at, at + recordBytes));
   }
   return records;
 }

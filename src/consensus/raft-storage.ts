@@ -31,7 +31,6 @@ import {
   decodeSnapshotFile,
   snapshotFileRecords,
   encodeRecord,
-  encodeSnapshotFile,
   entriesRecords,
   logFileName,
   parseSeq,
@@ -218,7 +217,8 @@ export class RaftStorage {
     const snapPath = join(this.dir, snapshotFileName(next));
     const snapFile = await LogWriter.create(fs, snapPath + TEMP_SUFFIX);
     try {
-      await snapFile.appendMany(snapshotFileRecords(encodeSnapshotFile(snapshot)));
+      // A record at a time: framing them all at once would copy the whole snapshot.
+      for (const record of snapshotFileRecords(snapshot)) await snapFile.appendMany([record]);
       await snapFile.sync();
     } finally {
       await snapFile.close();
