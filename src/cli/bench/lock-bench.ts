@@ -9,12 +9,14 @@
  * over the servers and reading from their own server, as in the ZooKeeper paper).
  */
 import { cpus } from 'node:os';
+import { isTesseraError } from '../../util/errors.js';
 import { Command } from 'commander';
 import { realEnv } from '../../env/real/index.js';
 import { etcdAvailable, etcdVersion, ETCD_INSTALL, startEtcd } from './etcd-peer.js';
 import { LatencyHistogram } from './histogram.js';
 import { LockClient, waitForLeader } from './lock-client.js';
 import { startLockCluster } from './lock-cluster.js';
+import { peakRssKiB } from './ycsb/server-process.js';
 import {
   startZooKeeper,
   zookeeperAvailable,
@@ -175,6 +177,7 @@ async function runLockBench(opts: LockBenchOptions) {
   const value = new Uint8Array(valueBytes).fill(0x61);
   const progress = (msg: string) => process.stderr.write(`${msg}\n`);
   const tessera = new Map<number, Measured>();
+  let peakRssMiB: (number | null)[] = [];
   progress('starting a 3-replica lock cluster (tessera lock)...');
   const cluster = await startLockCluster(3);
   const addresses = cluster.replicas.map((r) => r.address);
@@ -184,8 +187,15 @@ async function runLockBench(opts: LockBenchOptions) {
     const leader = await waitForLeader(pool[0]!, addresses);
     for (const c of pool) c.leader = leader;
     await pool[0]!.call('lock.create', { path: '/bench', data: new Uint8Array() });
+    const step = Math.max(10_000, Math.ceil(keys / 10));
     await parallel(keys, clients, async (i) => {
-      await pool[i % clients]!.call('lock.create', { path: keyName(i), data: value });
+      await pool[i % clients]!.call('lock.create', { path: keyName(i), data: value }).catch(
+        // A create retried after an unknown outcome finds the node its first try made.
+        (err: unknown) => {
+          if (!isTesseraError(err, 'ALREADY_EXISTS')) throw err;
+        },
+      );
+      if ((i + 1) % step === 0) progress(`tessera: created ${i + 1} of ${keys} nodes`);
     });
     const op = async (c: number, read: boolean, key: number) => {
       const client = pool[c]!;
@@ -198,6 +208,10 @@ async function runLockBench(opts: LockBenchOptions) {
       progress(`tessera: ${Math.round(reads * 100)}% reads, ${clients} clients, ${seconds} s`);
       tessera.set(reads, await closedLoop(clients, seconds, reads, keys, op));
     }
+    peakRssMiB = cluster.replicas.map((r) => {
+      const kib = r.proc?.pid === undefined ? undefined : peakRssKiB(r.proc.pid);
+      return kib === undefined ? null : Math.round(kib / 1024);
+    });
   } finally {
     await Promise.all(pool.map((c) => c.close()));
     await cluster.stop();
@@ -243,6 +257,8 @@ async function runLockBench(opts: LockBenchOptions) {
     keys,
     valueBytes,
     cluster: '3 tessera lock replicas on loopback (Raft log fsync on), clients to the leader',
+    /** Peak resident memory of each replica (VmHWM), null where unknown. */
+    peakRssMiB,
     ...(peer !== undefined ? { compare: peer } : {}),
     comparison: comparisonText(peer),
     results,
@@ -322,6 +338,9 @@ function printTable(report: Awaited<ReturnType<typeof runLockBench>>): void {
     const o = r[peer];
     if (o?.firstError) out.push(`${r.readFraction * 100}% reads, ${peer} error: ${o.firstError}`);
   }
+  out.push(
+    `peak RSS of the tessera replicas: ${report.peakRssMiB.map((m) => (m === null ? '?' : `${m} MiB`)).join(' / ')}`,
+  );
   out.push(`comparison: ${report.comparison}; ratio = tessera ops/s ÷ ${peer} ops/s`);
   process.stdout.write(`${out.join('\n')}\n`);
 }
