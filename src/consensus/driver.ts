@@ -384,9 +384,9 @@ export class RaftNode {
     const bytesMax = this.opts.snapshotBytes ?? Infinity;
     if (this.applied - this.snapshotIndex < every && this.bytesSinceSnapshot < bytesMax) return;
     if (this.applied === this.snapshotIndex) return;
-    const data = this.opts.capture!();
+    let data!: Uint8Array;
+    const meta = this.raft.compactCapturing(this.applied, () => (data = this.opts.capture!()));
     this.bytesSinceSnapshot = 0;
-    const meta = this.raft.compact(this.applied, data);
     this.snapshotIndex = meta.index;
     // Later saves queue behind the switch; a failure fails the node through them.
     this.storage.compact({ meta, data }).catch((err: unknown) => this.fail(err));

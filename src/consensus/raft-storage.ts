@@ -72,7 +72,6 @@ export class RaftStorage {
     private seq: number,
     private writer: LogWriter,
     private readonly state: LogState,
-    private snapshot: Snapshot | undefined,
   ) {}
 
   /**
@@ -91,20 +90,16 @@ export class RaftStorage {
     if (logs.length === 0) {
       if (snaps.length > 0) throw corruption(`raft directory ${dir} has snapshots but no log`);
       const writer = await LogWriter.create(fs, join(dir, logFileName(0)));
-      const storage = new RaftStorage(fs, dir, 0, writer, new LogState(), undefined);
+      const storage = new RaftStorage(fs, dir, 0, writer, new LogState());
       return { storage, persisted: storage.state.toPersisted(undefined) };
     }
     const seq = logs[logs.length - 1]!;
     const { state, validLength, snapshot } = await replay(fs, dir, seq);
     await removeLeftovers(fs, dir, names, seq);
     const writer = await LogWriter.openForAppend(fs, join(dir, logFileName(seq)), validLength);
-    const storage = new RaftStorage(fs, dir, seq, writer, state, snapshot);
+    // The snapshot goes to the caller (persisted) and is not kept here: it can be large.
+    const storage = new RaftStorage(fs, dir, seq, writer, state);
     return { storage, persisted: state.toPersisted(snapshot) };
-  }
-
-  /** The newest durable-or-queued snapshot. */
-  get latestSnapshot(): Snapshot | undefined {
-    return this.snapshot;
   }
 
   /** Index of the last entry saved (or queued to be saved). */
@@ -165,7 +160,6 @@ export class RaftStorage {
   }
 
   private enqueueSwitch(snapshot: Snapshot): Promise<void> {
-    this.snapshot = snapshot;
     const payloads = this.state.baseRecords().map(encodeRecord);
     return this.enqueue({ kind: 'switch', snapshot, payloads, waiters: [] });
   }

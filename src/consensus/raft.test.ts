@@ -338,6 +338,35 @@ describe('snapshots', () => {
   it('rejects compaction beyond the applied index', () => {
     const net = withLeader(1);
     expect(() => net.raft(1).compact(99, new Uint8Array(0))).toThrow(/compact/);
+    let captured = false;
+    expect(() =>
+      net.raft(1).compactCapturing(99, () => {
+        captured = true;
+        return new Uint8Array(0);
+      }),
+    ).toThrow(/compact/);
+    expect(captured).toBe(false);
+  });
+
+  it('compactCapturing captures with the old snapshot let go, then sends the new one', () => {
+    const net = withLeader(1);
+    net.isolate(3);
+    for (let i = 0; i < 10; i++) net.propose(1, `v${i}`);
+    net.stabilize();
+    expect(net.compact(1)).toBe(true);
+    for (let i = 10; i < 20; i++) net.propose(1, `v${i}`);
+    net.stabilize();
+    const log = (net.raft(1) as unknown as { log: { latestSnapshot: unknown } }).log;
+    let heldDuringCapture: unknown = 'not called';
+    expect(net.compact(1, () => (heldDuringCapture = log.latestSnapshot))).toBe(true);
+    // Nothing of the old snapshot is held while the new one is built.
+    expect(heldDuringCapture).toBeUndefined();
+    net.heal();
+    net.recordDelivered = true;
+    net.run(2);
+    expect(net.delivered.some((m) => m.kind === 'install-snapshot' && m.to === 3)).toBe(true);
+    expect(status(net, 3).commit).toBe(status(net, 1).commit);
+    expect(net.apps.get(3)!.digest).toBe(net.apps.get(1)!.digest);
   });
 });
 

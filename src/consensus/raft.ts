@@ -282,13 +282,29 @@ export class Raft {
    * entries from before it.
    */
   compact(index: number, data: Uint8Array): SnapshotMeta {
+    this.checkCompactIndex(index);
+    return this.log.compact(index, data);
+  }
+
+  /**
+   * compact(), capturing the state only after letting go of the previous snapshot's data, so
+   * that the two (hundreds of MiB each for a large state) are never held at once. Nothing can
+   * need the old snapshot meanwhile: this runs to its end before any other step. If `capture`
+   * throws, the log is left with no snapshot to send; the caller must stop using this Raft.
+   */
+  compactCapturing(index: number, capture: () => Uint8Array): SnapshotMeta {
+    this.checkCompactIndex(index);
+    this.log.latestSnapshot = undefined;
+    return this.log.compact(index, capture());
+  }
+
+  private checkCompactIndex(index: number): void {
     this.assertNoReadyOutstanding();
     if (index <= this.log.snapshotMeta.index || index > this.log.applied) {
       throw invalidArgument(
         `compact index ${index} outside (${this.log.snapshotMeta.index}, ${this.log.applied}]`,
       );
     }
-    return this.log.compact(index, data);
   }
 
   step(m: Message): void {

@@ -175,12 +175,22 @@ export class Network {
   }
 
   /** Snapshots `id`'s state machine at its applied index and lets Raft compact up to it. */
-  compact(id: NodeId): boolean {
+  /**
+   * Snapshots `id`'s application and compacts its log; with `duringCapture`, through
+   * Raft.compactCapturing, calling it while the state is captured.
+   */
+  compact(id: NodeId, duringCapture?: () => void): boolean {
     const app = this.apps.get(id)!;
     const raft = this.raft(id);
     if (app.index < raft.status().firstIndex) return false;
     const data = encodeApp(app);
-    const meta = raft.compact(app.index, data);
+    const meta =
+      duringCapture === undefined
+        ? raft.compact(app.index, data)
+        : raft.compactCapturing(app.index, () => {
+            duringCapture();
+            return data;
+          });
     const disk = this.disks.get(id)!;
     disk.snapshot = { meta, data };
     disk.entries = disk.entries.filter((e) => e.index > meta.index);
