@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { SimWorld } from '../env/sim/index.js';
 import { fromUtf8, utf8 } from '../util/bytes.js';
 import { isTesseraError } from '../util/errors.js';
-import { RaftNode } from './driver.js';
+import { RaftNode, type RaftNodeOptions } from './driver.js';
 import type { Entry, Message } from './types.js';
 
 function single(voters: readonly number[] = [1]) {
@@ -59,12 +59,11 @@ describe('RaftNode', () => {
     });
   });
 
-  it('snapshots once the entries since the last snapshot carry snapshotBytes of data', async () => {
-    const world = new SimWorld({ seed: 6 });
+  /** A single-voter node started with `options` on a fresh world, once it leads. */
+  async function soleLeader(seed: number, options: Partial<RaftNodeOptions>) {
+    const world = new SimWorld({ seed });
     const env = world.addNode('n1').env;
     const run = <T>(p: Promise<T>): Promise<T> => world.settle(p, { timeoutMs: 60_000 });
-    const captures: number[] = [];
-    let applied = 0;
     const node = await run(
       RaftNode.start({
         env,
@@ -73,19 +72,29 @@ describe('RaftNode', () => {
         dir: '/raft',
         tickMs: 10,
         transport: { send: () => {} },
-        apply: (e: Entry) => {
-          applied = e.index;
-        },
-        restore: () => {},
-        snapshotEntries: 1_000,
-        snapshotBytes: 250,
-        capture: () => {
-          captures.push(applied);
-          return new Uint8Array(0);
-        },
+        apply: () => {},
+        ...options,
       }),
     );
     await world.runUntil(() => node.status().role === 'leader', { timeoutMs: 5_000 });
+    return { world, run, node };
+  }
+
+  it('snapshots once the entries since the last snapshot carry snapshotBytes of data', async () => {
+    const captures: number[] = [];
+    let applied = 0;
+    const { run, node } = await soleLeader(6, {
+      apply: (e: Entry) => {
+        applied = e.index;
+      },
+      restore: () => {},
+      snapshotEntries: 1_000,
+      snapshotBytes: 250,
+      capture: () => {
+        captures.push(applied);
+        return new Uint8Array(0);
+      },
+    });
     const big = new Uint8Array(100);
     for (let i = 0; i < 2; i++) await run(node.propose(big));
     expect(captures).toEqual([]); // 200 bytes: under the bound, and far from 1,000 entries
@@ -97,23 +106,10 @@ describe('RaftNode', () => {
   });
 
   it('reports the failure that stops it, once, to onFailure', async () => {
-    const world = new SimWorld({ seed: 8 });
-    const env = world.addNode('n1').env;
-    const run = <T>(p: Promise<T>): Promise<T> => world.settle(p, { timeoutMs: 60_000 });
     const failures: string[] = [];
-    const node = await run(
-      RaftNode.start({
-        env,
-        id: 1,
-        voters: [1],
-        dir: '/raft',
-        tickMs: 10,
-        transport: { send: () => {} },
-        apply: () => {},
-        onFailure: (err) => failures.push(isTesseraError(err) ? err.code : String(err)),
-      }),
-    );
-    await world.runUntil(() => node.status().role === 'leader', { timeoutMs: 5_000 });
+    const { world, run, node } = await soleLeader(8, {
+      onFailure: (err) => failures.push(isTesseraError(err) ? err.code : String(err)),
+    });
     world.setDiskFaults('n1', { syncErrorRate: 1 });
     expect((await errorOf(run(node.propose(utf8('x'))))).code).toBe('IO_ERROR');
     // Stopped for good: later requests are refused, and the failure is not reported again.

@@ -313,19 +313,30 @@ describe('log replication', () => {
 });
 
 describe('snapshots', () => {
-  it('a follower behind the first log index is caught up with InstallSnapshot', () => {
+  /** Leader 1 with node 3 cut off, having committed `count` proposals without it. */
+  function withLaggard(count: number): Network {
     const net = withLeader(1);
     net.isolate(3);
-    for (let i = 0; i < 20; i++) net.propose(1, `v${i}`);
+    for (let i = 0; i < count; i++) net.propose(1, `v${i}`);
     net.stabilize();
-    expect(net.compact(1)).toBe(true);
-    expect(status(net, 1).firstIndex).toBe(status(net, 1).commit + 1);
+    return net;
+  }
+
+  /** Heals the network; node 3 must be caught up by an InstallSnapshot from leader 1. */
+  function expectCaughtUpBySnapshot(net: Network): void {
     net.heal();
     net.recordDelivered = true;
     net.run(2);
     expect(net.delivered.some((m) => m.kind === 'install-snapshot' && m.to === 3)).toBe(true);
     expect(status(net, 3).commit).toBe(status(net, 1).commit);
     expect(net.apps.get(3)!.digest).toBe(net.apps.get(1)!.digest);
+  }
+
+  it('a follower behind the first log index is caught up with InstallSnapshot', () => {
+    const net = withLaggard(20);
+    expect(net.compact(1)).toBe(true);
+    expect(status(net, 1).firstIndex).toBe(status(net, 1).commit + 1);
+    expectCaughtUpBySnapshot(net);
     // After the snapshot, plain appends carry on; a restart rebuilds from snapshot + tail.
     net.propose(1, 'after');
     net.run(1);
@@ -349,10 +360,7 @@ describe('snapshots', () => {
   });
 
   it('compactCapturing captures with the old snapshot let go, then sends the new one', () => {
-    const net = withLeader(1);
-    net.isolate(3);
-    for (let i = 0; i < 10; i++) net.propose(1, `v${i}`);
-    net.stabilize();
+    const net = withLaggard(10);
     expect(net.compact(1)).toBe(true);
     for (let i = 10; i < 20; i++) net.propose(1, `v${i}`);
     net.stabilize();
@@ -361,12 +369,7 @@ describe('snapshots', () => {
     expect(net.compact(1, () => (heldDuringCapture = log.latestSnapshot))).toBe(true);
     // Nothing of the old snapshot is held while the new one is built.
     expect(heldDuringCapture).toBeUndefined();
-    net.heal();
-    net.recordDelivered = true;
-    net.run(2);
-    expect(net.delivered.some((m) => m.kind === 'install-snapshot' && m.to === 3)).toBe(true);
-    expect(status(net, 3).commit).toBe(status(net, 1).commit);
-    expect(net.apps.get(3)!.digest).toBe(net.apps.get(1)!.digest);
+    expectCaughtUpBySnapshot(net);
   });
 });
 

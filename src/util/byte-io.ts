@@ -159,14 +159,8 @@ export class ByteWriter {
   /** A varint byte length followed by the UTF-8 of `s` (ByteReader.utf8 reads it back). */
   utf8(s: string): this {
     const encoded = utf8UnlessAscii(s);
-    if (encoded !== undefined) return this.lengthPrefixed(encoded);
-    this.varint(s.length);
-    this.ensure(s.length);
-    const buf = this.buf;
-    let pos = this.pos;
-    for (let i = 0; i < s.length; i++) buf[pos++] = s.charCodeAt(i);
-    this.pos = pos;
-    return this;
+    // ASCII: its UTF-8 is its char codes, as a one-byte string's bytes are.
+    return encoded !== undefined ? this.lengthPrefixed(encoded) : this.latin1(s);
   }
 
   /** Overwrites 4 bytes at `at` (for lengths and checksums known only at the end). */
