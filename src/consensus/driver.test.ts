@@ -105,6 +105,62 @@ describe('RaftNode', () => {
     await run(node.stop());
   });
 
+  it('takes a snapshot in steps while proposals go on, and compacts to where it began', async () => {
+    const world = new SimWorld({ seed: 9 });
+    const sim = world.addNode('n1');
+    const run = <T>(p: Promise<T>): Promise<T> => world.settle(p, { timeoutMs: 60_000 });
+    let state: string[] = [];
+    const steps: number[] = [];
+    let restored: { index: number; state: string[] } | undefined;
+    const start = () =>
+      RaftNode.start({
+        env: sim.env,
+        id: 1,
+        voters: [1],
+        dir: '/raft',
+        tickMs: 10,
+        transport: { send: () => {} },
+        apply: (e: Entry) => {
+          if (e.kind === 'normal') state.push(fromUtf8(e.data));
+        },
+        restore: (s) => {
+          state = JSON.parse(fromUtf8(s.data)) as string[];
+          restored = { index: s.meta.index, state: [...state] };
+        },
+        snapshotEntries: 4,
+        capture: () => {
+          const taken = [...state]; // what a copy-on-write capture would see
+          let left = 5;
+          return {
+            step: () => {
+              steps.push(state.length);
+              return --left > 0 ? undefined : utf8(JSON.stringify(taken));
+            },
+            cancel: () => {},
+          };
+        },
+      });
+    const node = await run(start());
+    await world.runUntil(() => node.status().role === 'leader', { timeoutMs: 5_000 });
+    // Index 1 is the leader's noop: the capture begins after a, b, c (index 4).
+    for (const v of ['a', 'b', 'c']) await run(node.propose(utf8(v)));
+    // Answered while the capture is in progress, one proposal after another.
+    for (const v of ['d', 'e']) await run(node.propose(utf8(v)));
+    await world.runFor(100);
+    expect(steps).toHaveLength(5);
+    expect(steps[0]).toBe(3);
+    expect(steps[4]).toBe(5); // d and e were applied between the steps
+    await run(node.stop());
+
+    sim.restart();
+    state = [];
+    const again = await run(start());
+    await world.runUntil(() => state.length === 5, { timeoutMs: 5_000 });
+    expect(restored).toEqual({ index: 4, state: ['a', 'b', 'c'] });
+    expect(state).toEqual(['a', 'b', 'c', 'd', 'e']);
+    await run(again.stop());
+  });
+
   it('reports the failure that stops it, once, to onFailure', async () => {
     const failures: string[] = [];
     const { world, run, node } = await soleLeader(8, {

@@ -38,6 +38,23 @@ export interface Transport {
   send(to: NodeId, msg: Message): void;
 }
 
+/**
+ * A snapshot being taken in slices. The state it captures is the one at the moment it was
+ * begun; entries applied since must not show in it (the state machine copies on write).
+ */
+export interface SnapshotCapture {
+  /** Serializes the next slice; the whole snapshot once the last slice is done. */
+  step(): Uint8Array | undefined;
+  /** Abandons the capture (the state was replaced, or the node stops). */
+  cancel(): void;
+}
+
+/** A capture in progress: the log index whose state it holds. */
+interface Capturing {
+  readonly index: number;
+  readonly capture: SnapshotCapture;
+}
+
 export type RaftTuning = Omit<RaftOptions, 'id' | 'voters' | 'storage' | 'random' | 'applied'>;
 
 export interface RaftNodeOptions {
@@ -62,7 +79,12 @@ export interface RaftNodeOptions {
    * so large entries cannot grow the log without bound. Default: no byte bound.
    */
   readonly snapshotBytes?: number;
-  readonly capture?: () => Uint8Array;
+  /**
+   * The state as of the last applied entry: its bytes, or a SnapshotCapture that produces them
+   * a slice at a time while later entries keep being applied (a large state then never stalls
+   * the replica for the whole serialization).
+   */
+  readonly capture?: () => Uint8Array | SnapshotCapture;
   readonly tickMs?: number;
   readonly requestTimeoutMs?: number;
   readonly tuning?: RaftTuning;
@@ -116,6 +138,8 @@ export class RaftNode {
   private snapshotIndex: number;
   /** Data bytes of the entries applied since the last snapshot (since the start, after a restart). */
   private bytesSinceSnapshot = 0;
+  /** The snapshot being taken a slice at a time, if any. */
+  private capturing: Capturing | undefined = undefined;
   private looping = false;
   /** The term in which the previous Ready was handled as leader; -1 when it was not. */
   private leaderTerm = -1;
@@ -226,6 +250,7 @@ export class RaftNode {
     if (this.stopped) return;
     this.stopped = true;
     this.ticker.cancel();
+    this.cancelCapture();
     await this.loopDone;
     this.rejectAll(new TesseraError('SHUTTING_DOWN', `raft node ${this.id} stopped`));
     await this.storage.close();
@@ -322,6 +347,8 @@ export class RaftNode {
     if (!this.opts.restore) {
       throw new TesseraError('INTERNAL', 'received a snapshot but no restore() was given');
     }
+    // A capture of the state being replaced would describe neither.
+    this.cancelCapture();
     this.opts.restore(snapshot);
     this.applied = this.snapshotIndex = snapshot.meta.index;
     this.bytesSinceSnapshot = 0;
@@ -380,16 +407,52 @@ export class RaftNode {
 
   private maybeCompact(): void {
     const every = this.opts.snapshotEntries;
-    if (every === undefined) return;
+    if (every === undefined || this.capturing !== undefined) return;
     const bytesMax = this.opts.snapshotBytes ?? Infinity;
     if (this.applied - this.snapshotIndex < every && this.bytesSinceSnapshot < bytesMax) return;
     if (this.applied === this.snapshotIndex) return;
-    let data!: Uint8Array;
-    const meta = this.raft.compactCapturing(this.applied, () => (data = this.opts.capture!()));
+    // The previous snapshot is let go first, so the two are never held at once (hundreds of
+    // MiB each for a large state); a follower that needs one meanwhile waits for the new one.
+    this.raft.releaseSnapshot();
     this.bytesSinceSnapshot = 0;
+    const index = this.applied;
+    const taken = this.opts.capture!();
+    if (taken instanceof Uint8Array) {
+      this.compactTo(index, taken);
+      return;
+    }
+    this.capturing = { index, capture: taken };
+    this.captureStep();
+  }
+
+  /**
+   * Serializes one slice of the capture in progress, then lets the loop's other inputs (Raft
+   * messages, proposals, reads) run before the next slice.
+   */
+  private captureStep(): void {
+    const c = this.capturing;
+    if (c === undefined || this.stopped) return;
+    const data = c.capture.step();
+    if (data === undefined) {
+      this.env.timers.defer(() => {
+        if (this.capturing === c) this.push(undefined, () => this.captureStep());
+      });
+      return;
+    }
+    this.capturing = undefined;
+    this.compactTo(c.index, data);
+  }
+
+  private compactTo(index: number, data: Uint8Array): void {
+    const meta = this.raft.compact(index, data);
     this.snapshotIndex = meta.index;
     // Later saves queue behind the switch; a failure fails the node through them.
     this.storage.compact({ meta, data }).catch((err: unknown) => this.fail(err));
+  }
+
+  private cancelCapture(): void {
+    this.capturing?.capture.cancel();
+    this.capturing = undefined;
   }
 
   private fail(err: unknown): void {
@@ -397,6 +460,7 @@ export class RaftNode {
     this.failure ??= err;
     this.stopped = true;
     this.ticker.cancel();
+    this.cancelCapture();
     this.rejectAll(err);
     if (first) this.opts.onFailure?.(err);
   }

@@ -371,6 +371,21 @@ describe('snapshots', () => {
     expect(heldDuringCapture).toBeUndefined();
     expectCaughtUpBySnapshot(net);
   });
+
+  it('a follower that needs a snapshot while the next one is captured waits for it', () => {
+    const net = withLaggard(10);
+    expect(net.compact(1)).toBe(true);
+    for (let i = 10; i < 20; i++) net.propose(1, `v${i}`);
+    net.stabilize();
+    net.raft(1).releaseSnapshot(); // the application starts capturing, over several steps
+    net.heal();
+    net.recordDelivered = true;
+    net.run(2);
+    expect(net.delivered.some((m) => m.kind === 'install-snapshot')).toBe(false);
+    expect(status(net, 3).commit).toBeLessThan(status(net, 1).commit);
+    expect(net.compact(1)).toBe(true); // the capture is done: the new snapshot goes out
+    expectCaughtUpBySnapshot(net);
+  });
 });
 
 describe('membership change', () => {

@@ -294,8 +294,19 @@ export class Raft {
    */
   compactCapturing(index: number, capture: () => Uint8Array): SnapshotMeta {
     this.checkCompactIndex(index);
-    this.log.latestSnapshot = undefined;
+    this.releaseSnapshot();
     return this.log.compact(index, capture());
+  }
+
+  /**
+   * Lets go of the latest snapshot's data while the application builds the next one (over
+   * several steps, say), so that the two are never held at once. Until compact() supplies the
+   * new one, a follower that needs a snapshot is sent nothing and waits: its next heartbeat
+   * response asks again.
+   */
+  releaseSnapshot(): void {
+    this.assertNoReadyOutstanding();
+    this.log.latestSnapshot = undefined;
   }
 
   private checkCompactIndex(index: number): void {
@@ -874,7 +885,8 @@ export class Raft {
     const prevTerm = this.log.termAt(prevIndex);
     if (prevTerm === undefined) {
       const snapshot = this.log.latestSnapshot;
-      assert(snapshot !== undefined, 'entries compacted but no snapshot to send');
+      // Released while the next one is captured (releaseSnapshot): the follower waits.
+      if (snapshot === undefined) return false;
       this.send({ kind: 'install-snapshot', to, snapshot });
       pr.becomeSnapshot(snapshot.meta.index);
       return true;
