@@ -127,6 +127,8 @@ async function runSeed(seed: number, options: RunOptions = {}): Promise<Outcome>
         tickMs: 10,
         requestTimeoutMs: 1_000,
         snapshotEntries: 24,
+        // Snapshots of a few nodes a step: writes land while one is being written.
+        snapshotSlice: { nodes: 3, bytes: 4096 },
         expireEveryMs: 100,
       });
       replicas.push(replica);

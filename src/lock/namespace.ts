@@ -33,6 +33,75 @@ export class LockNode {
   mzxid = 0;
   ephemeralOwner = 0;
   children: Map<string, LockNode> | undefined = undefined;
+  /** How far a snapshot in progress got with this node: see PreImages. */
+  snapMark = 0;
+}
+
+/** A node's own fields, as a snapshot writes them. */
+export interface NodeFields {
+  readonly data: string;
+  readonly version: number;
+  readonly cversion: number;
+  readonly ctime: number;
+  readonly mtime: number;
+  readonly czxid: number;
+  readonly mzxid: number;
+  readonly ephemeralOwner: number;
+}
+
+/**
+ * Copy-on-write for a snapshot written a slice at a time while commands keep being applied
+ * (snapshot-writer.ts). Before a mutation changes something the snapshot has not written yet,
+ * the old value is kept here: a node's fields, or one child entry of a node (the child that
+ * was there, or undefined for a name that did not exist). Only what changes is copied, so a
+ * snapshot of a million nodes costs a few copies per write while it runs, not a copy of the
+ * tree.
+ *
+ * `LockNode.snapMark` records the writer's progress: fieldsWritten(epoch) once the node's fields
+ * are written, subtreeWritten(epoch) once all its descendants are too. Marks from earlier
+ * snapshots are smaller, so nodes never need resetting.
+ */
+export class PreImages {
+  readonly fields = new Map<LockNode, NodeFields>();
+  readonly children = new Map<LockNode, Map<string, LockNode | undefined>>();
+
+  constructor(readonly epoch: number) {}
+
+  get fieldsWritten(): number {
+    return 2 * this.epoch;
+  }
+
+  get subtreeWritten(): number {
+    return 2 * this.epoch + 1;
+  }
+
+  /** Call before changing any of the node's fields. */
+  beforeFields(node: LockNode): void {
+    if (node.snapMark >= this.fieldsWritten || this.fields.has(node)) return;
+    this.fields.set(node, {
+      data: node.data,
+      version: node.version,
+      cversion: node.cversion,
+      ctime: node.ctime,
+      mtime: node.mtime,
+      czxid: node.czxid,
+      mzxid: node.mzxid,
+      ephemeralOwner: node.ephemeralOwner,
+    });
+  }
+
+  /** Call before adding or removing the child `name` of `parent`. */
+  beforeChild(parent: LockNode, name: string): void {
+    if (parent.snapMark === this.subtreeWritten) return;
+    let old = this.children.get(parent);
+    if (old === undefined) this.children.set(parent, (old = new Map()));
+    if (!old.has(name)) old.set(name, parent.children?.get(name));
+  }
+
+  /** A node created after the snapshot began: not part of it. */
+  born(node: LockNode): void {
+    node.snapMark = this.subtreeWritten;
+  }
 }
 
 export function statOf(node: LockNode): NodeStat {
@@ -81,6 +150,9 @@ export class Namespace {
   private readonly ephemerals = new Map<number, Set<string>>();
   private nodeCount = 1;
   private undoLog: (() => void)[] | undefined;
+  /** Set while a snapshot is written in slices. */
+  private preImages: PreImages | undefined = undefined;
+  private snapshotEpoch = 0;
 
   get size(): number {
     return this.nodeCount;
@@ -132,6 +204,19 @@ export class Namespace {
     return set === undefined ? [] : [...set].sort();
   }
 
+  // ---- copy-on-write (for a snapshot written in slices) ----
+
+  /** Starts keeping the state as of now for a snapshot; one at a time. */
+  beginCopyOnWrite(): PreImages {
+    assert(this.preImages === undefined, 'a snapshot is already in progress');
+    this.preImages = new PreImages(++this.snapshotEpoch);
+    return this.preImages;
+  }
+
+  endCopyOnWrite(pre: PreImages): void {
+    if (this.preImages === pre) this.preImages = undefined;
+  }
+
   // ---- undo scope (for multi) ----
 
   beginUndo(): void {
@@ -177,6 +262,7 @@ export class Namespace {
     }
 
     const node = new LockNode();
+    this.preImages?.born(node);
     node.data = bytesToLatin1(args.data);
     node.ctime = node.mtime = at.time;
     node.czxid = node.mzxid = at.index;
@@ -205,6 +291,7 @@ export class Namespace {
     if (expectedVersion !== undefined && expectedVersion !== node.version) {
       throw badVersion(path, expectedVersion, node.version);
     }
+    this.preImages?.beforeFields(node);
     const before = { data: node.data, version: node.version, mtime: node.mtime, mz: node.mzxid };
     node.data = bytesToLatin1(data);
     node.version++;
@@ -303,6 +390,7 @@ export class Namespace {
   // ---- internals ----
 
   private attach(parent: LockNode, name: string, node: LockNode, undoing = false): void {
+    this.beforeChildChange(parent, name);
     parent.children ??= new Map();
     parent.children.set(name, node);
     if (undoing) parent.cversion--;
@@ -310,11 +398,19 @@ export class Namespace {
   }
 
   private detach(parent: LockNode, name: string, undoing = false): void {
+    this.beforeChildChange(parent, name);
     const children = parent.children;
     assert(children !== undefined && children.delete(name), `detach of missing child ${name}`);
     if (children.size === 0) parent.children = undefined;
     if (undoing) parent.cversion--;
     else parent.cversion++;
+  }
+
+  private beforeChildChange(parent: LockNode, name: string): void {
+    const pre = this.preImages;
+    if (pre === undefined) return;
+    pre.beforeFields(parent); // its cversion
+    pre.beforeChild(parent, name);
   }
 
   private addEphemeral(session: number, path: string): void {

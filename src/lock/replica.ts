@@ -12,7 +12,8 @@
  * - Only the leader serves: both refuse with NOT_LEADER (`details.leaderHint`) elsewhere.
  * - Session expiry: every `expireEveryMs` the leader proposes `expireSessions{now}` when its
  *   state machine has sessions expired at its clock's `now`.
- * - Snapshots: `capture` is the state machine's `snapshot()`, `restore` its `restore()`.
+ * - Snapshots: `capture` is the state machine's `beginSnapshot()` (written in slices between
+ *   other work, copy-on-write), `restore` its `restore()`.
  * - Transport: Raft messages (consensus codec) that fit a UDP datagram travel as datagrams
  *   from a socket bound at this replica's `raft` address; larger ones (big appends, snapshots)
  *   travel over TCP (StreamTransport: length-prefixed frames) to the same host and port.
@@ -37,6 +38,7 @@ import { TesseraError } from '../util/errors.js';
 import { decodeCommand, encodeCommand, type LockCommand, type LockResult } from './commands.js';
 import { MAX_DATA_BYTES } from './namespace.js';
 import { LockStateMachine } from './state-machine.js';
+import { SNAPSHOT_SLICE_DEFAULT, type SnapshotSlice } from './snapshot-writer.js';
 import type { WatchEvent } from './watches.js';
 
 /**
@@ -78,6 +80,8 @@ export interface LockReplicaOptions {
   readonly snapshotEntries?: number;
   /** Applied data bytes between snapshots. Default SNAPSHOT_BYTES_DEFAULT. */
   readonly snapshotBytes?: number;
+  /** How much of a snapshot is written between other work. Default SNAPSHOT_SLICE_DEFAULT. */
+  readonly snapshotSlice?: SnapshotSlice;
   /** How often the leader looks for expired sessions. Default EXPIRE_EVERY_MS_DEFAULT. */
   readonly expireEveryMs?: number;
   /** Hears the error that stopped this replica's Raft node for good (see RaftNodeOptions). */
@@ -201,7 +205,8 @@ export class LockReplica {
         requestTimeoutMs: opts.requestTimeoutMs,
         snapshotEntries: opts.snapshotEntries ?? SNAPSHOT_ENTRIES_DEFAULT,
         snapshotBytes: opts.snapshotBytes ?? SNAPSHOT_BYTES_DEFAULT,
-        capture: () => r.sm.snapshot(),
+        // Written in slices: a large namespace never stops the replica for the whole snapshot.
+        capture: () => r.sm.beginSnapshot(opts.snapshotSlice ?? SNAPSHOT_SLICE_DEFAULT),
         restore: (s: Snapshot) => r.restore(s),
         apply: (e: Entry) => r.apply(e),
         tuning: { appendBytesMax: APPEND_BYTES_MAX, appendEntriesMax: APPEND_ENTRIES_MAX },

@@ -102,6 +102,43 @@ describe('LockStateMachine', () => {
     }
   });
 
+  it('a snapshot written in slices holds the state of when it began, while commands go on', () => {
+    let interleaved = 0;
+    for (let seed = 1; seed <= 150; seed++) {
+      const rng = new Prng(seed * 104_729);
+      const cmds = randomCommands(rng, 300);
+      const cut = 50 + rng.int(150);
+      const live = replay(cmds.slice(0, cut)).sm;
+      const expected = live.snapshot();
+      const writer = live.beginSnapshot({ nodes: 1 + rng.int(3), bytes: 64 });
+      let next = cut;
+      let data: Uint8Array | undefined;
+      while ((data = writer.step()) === undefined) {
+        for (let k = rng.int(6); k > 0 && next < cmds.length; k--, next++) {
+          live.apply(next + 1, cmds[next]!);
+          interleaved++;
+        }
+      }
+      expect(data, `seed ${seed}`).toEqual(expected);
+      // The live state took every command as if no snapshot had run.
+      for (; next < cmds.length; next++) live.apply(next + 1, cmds[next]!);
+      expect(live.snapshot(), `seed ${seed}`).toEqual(replay(cmds).sm.snapshot());
+    }
+    expect(interleaved).toBeGreaterThan(400);
+  });
+
+  it('a cancelled sliced snapshot leaves the state alone and lets the next one begin', () => {
+    const cmds = randomCommands(new Prng(5), 200);
+    const live = replay(cmds.slice(0, 100)).sm;
+    const writer = live.beginSnapshot({ nodes: 1, bytes: 64 });
+    expect(writer.step()).toBeUndefined();
+    expect(() => live.beginSnapshot()).toThrow(/already in progress/);
+    writer.cancel();
+    cmds.slice(100).forEach((c, i) => live.apply(101 + i, c));
+    expect(live.snapshot()).toEqual(replay(cmds).sm.snapshot());
+    expect(() => writer.step()).toThrow(/cancelled/);
+  });
+
   it('snapshots are deterministic: equal for equal state regardless of history order', () => {
     const a = new LockStateMachine();
     a.apply(1, { type: 'openSession', now: 0, id: 2, ttlMs: 10 });

@@ -29,6 +29,12 @@ import {
 import { SessionTable, sessionExpired, type SessionInfo } from './sessions.js';
 import { MAX_PATH_DEPTH, childPath, validateName, validatePath } from './path.js';
 import type { WatchEvent } from './watches.js';
+import {
+  LockSnapshotWriter,
+  SNAPSHOT_SLICE_DEFAULT,
+  SNAPSHOT_SLICE_WHOLE,
+  type SnapshotSlice,
+} from './snapshot-writer.js';
 import { ByteReader, ByteWriter } from '../util/byte-io.js';
 import { TesseraError, corruption, invalidArgument, isTesseraError } from '../util/errors.js';
 import { assert, unreachable } from '../util/assert.js';
@@ -208,7 +214,20 @@ export class LockStateMachine {
 
   // ---- snapshots ----
 
+  /** The state as a snapshot, written at once. */
   snapshot(): Uint8Array {
+    const data = this.beginSnapshot(SNAPSHOT_SLICE_WHOLE).step();
+    assert(data !== undefined, 'a whole-slice snapshot took more than one step');
+    return data;
+  }
+
+  /**
+   * A snapshot of the state as of now, written a slice at a time by `step()` while later
+   * commands keep being applied (snapshot-writer.ts). One at a time; `cancel()` one that is
+   * abandoned.
+   */
+  beginSnapshot(slice: SnapshotSlice = SNAPSHOT_SLICE_DEFAULT): LockSnapshotWriter {
+    const pre = this.ns.beginCopyOnWrite();
     // Sized from the last snapshot: a million nodes make a ~115 MiB snapshot, which growing by
     // doubling would copy a dozen times and briefly hold twice over.
     const w = new ByteWriter(this.snapshotBytesHint);
@@ -217,19 +236,21 @@ export class LockStateMachine {
     const sessions = this.sessions.all();
     w.varint(sessions.length);
     for (const s of sessions) w.varint(s.id).varint(s.ttlMs).varint(s.expiresAt);
-    writeNode(w, this.ns.root);
+    // The locks follow the tree in the format, but are taken now, as they are now.
+    const tail = new ByteWriter();
     const locks = this.locks.all();
-    w.varint(locks.length);
+    tail.varint(locks.length);
     for (const l of locks) {
-      w.utf8(l.path);
-      w.varint(l.holders.length);
-      for (const h of l.holders) w.varint(h.session).u8(modeByte(h.mode)).varint(h.token);
-      w.varint(l.waiters.length);
-      for (const x of l.waiters) w.varint(x.session).u8(modeByte(x.mode));
+      tail.utf8(l.path);
+      tail.varint(l.holders.length);
+      for (const h of l.holders) tail.varint(h.session).u8(modeByte(h.mode)).varint(h.token);
+      tail.varint(l.waiters.length);
+      for (const x of l.waiters) tail.varint(x.session).u8(modeByte(x.mode));
     }
-    w.u32(crc32c(w.peek()));
-    this.snapshotBytesHint = w.length + (w.length >>> 3) + 1024;
-    return w.take();
+    return new LockSnapshotWriter(w, this.ns.root, pre, tail.take(), slice, (p, bytes) => {
+      this.ns.endCopyOnWrite(p);
+      if (bytes > 0) this.snapshotBytesHint = bytes + (bytes >>> 3) + 1024;
+    });
   }
 
   /** Rebuilds a state machine from `snapshot()` bytes; malformed input raises CORRUPTION. */
@@ -314,23 +335,6 @@ function readMode(r: ByteReader): LockMode {
   if (m === 0) return 'exclusive';
   if (m === 1) return 'shared';
   throw corruption(`bad lock mode ${m} in snapshot`);
-}
-
-function writeNode(w: ByteWriter, node: LockNode): void {
-  w.latin1(node.data);
-  w.varint(node.version).varint(node.cversion).varint(node.ctime).varint(node.mtime);
-  w.varint(node.czxid).varint(node.mzxid).varint(node.ephemeralOwner);
-  const children = node.children;
-  if (children === undefined) {
-    w.varint(0);
-    return;
-  }
-  const names = [...children.keys()].sort();
-  w.varint(names.length);
-  for (const name of names) {
-    w.utf8(name);
-    writeNode(w, children.get(name)!);
-  }
 }
 
 function readString(r: ByteReader): string {

@@ -57,8 +57,10 @@ describe('lock scenario checkers', () => {
 
   it('catch replicas that serve reads from their own state without a read index', async () => {
     const scenario = makeLockScenario({ followerReads: true });
+    // About one seed in six gives a stale follower a read that exposes it (9 and 14 of seeds
+    // 1–60 on two versions of the replica); the first is well within 30.
     const caught: string[] = [];
-    for (let seed = 1; seed <= 10 && caught.length === 0; seed++) {
+    for (let seed = 1; seed <= 30 && caught.length === 0; seed++) {
       const outcome = await runScenario(scenario, seed);
       if (!outcome.passed) caught.push(outcome.violations.join('\n'));
     }

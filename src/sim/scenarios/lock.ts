@@ -169,6 +169,8 @@ async function runLockScenario(
           tickMs: 10,
           requestTimeoutMs: 1_000,
           snapshotEntries: 24,
+          // Snapshots of a few nodes a step: writes land while one is being written.
+          snapshotSlice: { nodes: 3, bytes: 4096 },
           expireEveryMs: 100,
         });
         replicas.push(replica);
