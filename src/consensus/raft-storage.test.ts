@@ -249,6 +249,47 @@ describe('RaftStorage', () => {
     });
   });
 
+  it("writes a compaction's snapshot file while saves go on, and drops it once superseded", async () => {
+    const { node, run } = sim(4);
+    const { storage } = await run(RaftStorage.open(node.env, dir));
+    await run(
+      storage.save(ready({ entries: range(1, 10, 1), hardState: { term: 1, vote: 1, commit: 8 } })),
+    );
+    const s6: Snapshot = { meta: { index: 6, term: 1, config: { voters: [1] } }, data: utf8('S6') };
+    const order: string[] = [];
+    const compacted = storage.compact(s6).then(() => order.push('compact'));
+    const saved = storage.save(ready({ entries: [entry(11, 1)] })).then(() => order.push('save'));
+    await run(Promise.all([compacted, saved]));
+    // The save did not wait for the snapshot file; the switch still carried entry 11 over.
+    expect(order).toEqual(['save', 'compact']);
+    expect(await run(node.env.fs.list(dir))).toEqual([logFileName(1), snapshotFileName(1)]);
+
+    // A snapshot installed from the leader while a compaction's file is being written wins.
+    const s8: Snapshot = { meta: { index: 8, term: 1, config: { voters: [1] } }, data: utf8('S8') };
+    const s20: Snapshot = {
+      meta: { index: 20, term: 3, config: { voters: [1] } },
+      data: utf8('S20'),
+    };
+    const stale = storage.compact(s8);
+    const installed = storage.save(
+      ready({
+        snapshot: s20,
+        entries: [entry(21, 3)],
+        hardState: { term: 3, vote: 0, commit: 20 },
+      }),
+    );
+    await run(Promise.all([stale, installed]));
+    await run(storage.close());
+    expect(await run(node.env.fs.list(dir))).toEqual([logFileName(2), snapshotFileName(2)]);
+    const again = await run(RaftStorage.open(node.env, dir));
+    expect(view(again.persisted)).toEqual({
+      hardState: { term: 3, vote: 0, commit: 20 },
+      entries: ['21/3/normal/e21t3'],
+      snapshot: { meta: s20.meta, data: 'S20' },
+    });
+    await run(again.storage.close());
+  });
+
   it('keeps a snapshot larger than one log record can hold (a million lock nodes)', async () => {
     const { node, run } = sim(3);
     const { storage } = await run(RaftStorage.open(node.env, dir));

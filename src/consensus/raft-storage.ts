@@ -11,7 +11,8 @@
  * file pair `seq + 1` holding only the state after the snapshot. Each step leaves a directory
  * that opens to the old or the new state, never a mix:
  *
- * 1. write `snap-<n>.tmp`, fsync, rename to `snap-<n>`, fsync the directory;
+ * 1. write `snap-<n>.tmp` (a local compaction writes `snap-pending.tmp` beforehand, while saves
+ *    go on), fsync, rename to `snap-<n>`, fsync the directory;
  * 2. write `log-<n>.tmp` (snapshot record, remaining entries, hard state), fsync, rename to
  *    `log-<n>`, fsync the directory — the switch point: `open` uses the highest `log-`;
  * 3. delete `log-<n-1>` and `snap-<n-1>`. `open` deletes leftovers of any interrupted switch.
@@ -51,7 +52,12 @@ type Op =
       readonly snapshot: Snapshot;
       readonly payloads: Uint8Array[];
       readonly waiters: Waiter[];
+      /** The snapshot file, already written and fsynced under this temporary name. */
+      readonly written?: string;
     };
+
+/** Where a local compaction writes its snapshot file before the switch renames it. */
+const PENDING_SNAPSHOT = `snap-pending${TEMP_SUFFIX}`;
 
 export interface OpenedRaftStorage {
   readonly storage: RaftStorage;
@@ -65,6 +71,8 @@ export class RaftStorage {
   private drained: (() => void)[] = [];
   private failure: unknown = undefined;
   private closed = false;
+  /** The local compaction whose snapshot file is being written, if any (one at a time). */
+  private preparing: Promise<void> = Promise.resolve();
 
   private constructor(
     private readonly fs: FileSystem,
@@ -136,18 +144,47 @@ export class RaftStorage {
   /**
    * Local log compaction: `snapshot` (the application's state as of `meta.index`, an index
    * already saved) replaces the entries up to it, and the log switches to a fresh file.
+   *
+   * The snapshot file (a hundred MiB or more for a large state: most of a second to write and
+   * fsync) is written beside the live log while saves go on; only the switch to the new file
+   * pair takes its turn in the save queue. A crash before the switch leaves a `.tmp` file
+   * that `open` deletes, and the old pair, which still holds every entry.
    */
   compact(snapshot: Snapshot): Promise<void> {
     const unusable = this.unusable();
     if (unusable) return Promise.reject(unusable);
     this.state.compactTo(snapshot.meta);
-    return this.enqueueSwitch(snapshot);
+    const done = this.preparing.then(() => this.prepareAndSwitch(snapshot));
+    this.preparing = done.catch(() => undefined);
+    return done;
+  }
+
+  private async prepareAndSwitch(snapshot: Snapshot): Promise<void> {
+    const unusable = this.unusable();
+    if (unusable) throw unusable;
+    const temp = join(this.dir, PENDING_SNAPSHOT);
+    try {
+      await this.writeSnapshotFile(snapshot, temp);
+    } catch (err) {
+      this.failure ??= err;
+      throw err;
+    }
+    // Closed meanwhile (the node is stopping), or superseded by a later snapshot (installed
+    // from the leader, or compacted since): the switch is not needed. `open` deletes the file.
+    if (this.closed) return;
+    if (this.state.base !== snapshot.meta.index) {
+      await removeIfExists(this.fs, temp);
+      return;
+    }
+    const payloads = this.state.baseRecords().map(encodeRecord);
+    await this.enqueue({ kind: 'switch', snapshot, payloads, waiters: [], written: temp });
   }
 
   /** Waits for queued saves, then closes the log. Saves after close fail with IO_ERROR. */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    await this.preparing;
     if (this.working) await new Promise<void>((resolve) => this.drained.push(resolve));
     await this.writer.close();
   }
@@ -187,7 +224,7 @@ export class RaftStorage {
       try {
         if (this.failure !== undefined) throw refused(this.dir, this.failure);
         if (op.kind === 'append') await this.appendAndSync(op.payloads);
-        else await this.switchTo(op.snapshot, op.payloads);
+        else await this.switchTo(op.snapshot, op.payloads, op.written);
         for (const w of op.waiters) w.resolve();
       } catch (err) {
         this.failure ??= err;
@@ -205,19 +242,19 @@ export class RaftStorage {
   }
 
   /** The crash-safe switch to file pair `seq + 1` (steps in the header comment). */
-  private async switchTo(snapshot: Snapshot, payloads: readonly Uint8Array[]): Promise<void> {
+  private async switchTo(
+    snapshot: Snapshot,
+    payloads: readonly Uint8Array[],
+    written: string | undefined,
+  ): Promise<void> {
     const fs = this.fs;
     const next = this.seq + 1;
     const snapPath = join(this.dir, snapshotFileName(next));
-    const snapFile = await LogWriter.create(fs, snapPath + TEMP_SUFFIX);
-    try {
-      // A record at a time: framing them all at once would copy the whole snapshot.
-      for (const record of snapshotFileRecords(snapshot)) await snapFile.appendMany([record]);
-      await snapFile.sync();
-    } finally {
-      await snapFile.close();
+    if (written === undefined) {
+      written = snapPath + TEMP_SUFFIX;
+      await this.writeSnapshotFile(snapshot, written);
     }
-    await fs.rename(snapPath + TEMP_SUFFIX, snapPath);
+    await fs.rename(written, snapPath);
     await fs.syncDir(this.dir);
 
     const logPath = join(this.dir, logFileName(next));
@@ -242,6 +279,23 @@ export class RaftStorage {
     await removeIfExists(fs, join(this.dir, logFileName(oldSeq)));
     await removeIfExists(fs, join(this.dir, snapshotFileName(oldSeq)));
     await fs.syncDir(this.dir);
+  }
+
+  /** Writes `snapshot` as a record log at `path` and fsyncs it. */
+  private async writeSnapshotFile(snapshot: Snapshot, path: string): Promise<void> {
+    const file = await LogWriter.create(this.fs, path);
+    try {
+      // A record at a time: framing them all at once would copy the whole snapshot.
+      // Each record synced as it is written: the page cache never holds more than one record
+      // of it dirty, so the log's own fsyncs meanwhile (which on ext4 may have to flush other
+      // files' dirty data first) wait behind at most 16 MiB (RocksDB's bytes_per_sync idea).
+      for (const record of snapshotFileRecords(snapshot)) {
+        await file.appendMany([record]);
+        await file.sync();
+      }
+    } finally {
+      await file.close();
+    }
   }
 
   /** Why no more saves are accepted (closed, or an earlier write failed), if so. */
