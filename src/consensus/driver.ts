@@ -22,15 +22,17 @@ import { TesseraError } from '../util/errors.js';
 import type { Env, Timer } from '../env/types.js';
 import { Raft, type RaftOptions, type RaftStatus } from './raft.js';
 import { RaftStorage } from './raft-storage.js';
-import type {
-  Entry,
-  Message,
-  NodeId,
-  ProposeResult,
-  ReadState,
-  Ready,
-  Refusal,
-  Snapshot,
+import {
+  SNAPSHOT_DATA_ON_DISK,
+  type Entry,
+  type InstallSnapshot,
+  type Message,
+  type NodeId,
+  type ProposeResult,
+  type ReadState,
+  type Ready,
+  type Refusal,
+  type Snapshot,
 } from './types.js';
 
 /** How messages leave; best effort (Raft retries what is lost). */
@@ -138,6 +140,8 @@ export class RaftNode {
   private snapshotIndex: number;
   /** Data bytes of the entries applied since the last snapshot (since the start, after a restart). */
   private bytesSinceSnapshot = 0;
+  /** Followers whose install-snapshot message is being read back from storage. */
+  private readonly snapshotReads = new Set<NodeId>();
   /** The snapshot being taken a slice at a time, if any. */
   private capturing: Capturing | undefined = undefined;
   private looping = false;
@@ -161,6 +165,8 @@ export class RaftNode {
     this.snapshotIndex = snapshotIndex;
     this.readNonce = this.env.random.uint32().toString(16);
     this.ticker = this.env.timers.every(opts.tickMs ?? TICK_MS_DEFAULT, () => this.onTick());
+    // The snapshot just restored is on disk: Raft need not hold its bytes.
+    if (snapshotIndex > 0) this.raft.snapshotPersisted(snapshotIndex);
   }
 
   /** Opens the storage in `opts.dir`, restores the latest snapshot and starts ticking. */
@@ -313,7 +319,7 @@ export class RaftNode {
     // began as candidate or follower may hold votes or append acks, which must wait for disk.
     const term = this.raft.status().term;
     const early = rd.softState.role === 'leader' && this.leaderTerm === term;
-    if (early) for (const m of rd.messages) this.opts.transport.send(m.to, m);
+    if (early) for (const m of rd.messages) this.send(m);
     // Committed entries that earlier saves already made durable here are applied (and their
     // proposers answered) while this Ready's own entries are written: otherwise each commit
     // would wait for the fsync of the next batch. Committed means durable on a majority and
@@ -332,15 +338,47 @@ export class RaftNode {
     this.leaderTerm = rd.softState.role === 'leader' ? term : -1;
     // Durable now, but a stopped node sends and applies nothing more.
     if (this.stopped) return;
-    if (!early) for (const m of rd.messages) this.opts.transport.send(m.to, m);
+    if (!early) for (const m of rd.messages) this.send(m);
     if (rd.snapshot) this.installSnapshot(rd.snapshot);
     for (let i = applied; i < rd.committedEntries.length; i++) {
       this.applyEntry(rd.committedEntries[i]!);
     }
     for (const rs of rd.readStates) this.onReadState(rs);
     this.raft.advance(rd);
+    if (rd.snapshot) this.raft.snapshotPersisted(rd.snapshot.meta.index);
     this.answerReads();
     this.maybeCompact();
+  }
+
+  private send(m: Message): void {
+    if (m.kind === 'install-snapshot' && m.snapshot.data === SNAPSHOT_DATA_ON_DISK) {
+      this.sendSnapshotFromDisk(m);
+    } else {
+      this.opts.transport.send(m.to, m);
+    }
+  }
+
+  /**
+   * Completes an install-snapshot message with the snapshot read back from storage, one read
+   * per follower at a time. If the storage has moved on to a newer snapshot meanwhile, the
+   * message is dropped: Raft sends the newer one at the follower's next response.
+   */
+  private sendSnapshotFromDisk(m: InstallSnapshot): void {
+    if (this.snapshotReads.has(m.to)) return;
+    this.snapshotReads.add(m.to);
+    const want = m.snapshot.meta;
+    this.storage
+      .readSnapshot()
+      .then((s) => {
+        if (this.stopped || s?.meta.index !== want.index || s.meta.term !== want.term) return;
+        this.opts.transport.send(m.to, { ...m, snapshot: s });
+      })
+      .catch((err: unknown) => {
+        // A snapshot file replaced while it was read is the race above; the current one
+        // failing to read is damage, and crash-only: a restart reports it.
+        if (this.storage.snapshotOnFile?.index === want.index) this.fail(err);
+      })
+      .finally(() => this.snapshotReads.delete(m.to));
   }
 
   private installSnapshot(snapshot: Snapshot): void {
@@ -446,8 +484,11 @@ export class RaftNode {
   private compactTo(index: number, data: Uint8Array): void {
     const meta = this.raft.compact(index, data);
     this.snapshotIndex = meta.index;
-    // Later saves queue behind the switch; a failure fails the node through them.
-    this.storage.compact({ meta, data }).catch((err: unknown) => this.fail(err));
+    // A failure fails the node through the saves after it. Once durable, the bytes are let go.
+    this.storage.compact({ meta, data }).then(
+      () => this.push(undefined, () => this.raft.snapshotPersisted(meta.index)),
+      (err: unknown) => this.fail(err),
+    );
   }
 
   private cancelCapture(): void {

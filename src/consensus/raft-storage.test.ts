@@ -213,9 +213,13 @@ describe('RaftStorage', () => {
       meta: { index: 6, term: 1, config: { voters: [1, 2, 3] } },
       data: utf8('S6'),
     };
+    expect(await run(storage.readSnapshot())).toBeUndefined();
     await run(storage.compact(snap));
     await run(storage.save(ready({ entries: [entry(11, 1)] })));
     expect(await run(node.env.fs.list(dir))).toEqual([logFileName(1), snapshotFileName(1)]);
+    // Read back for a follower: Raft holds only the metadata once it is durable.
+    const back = (await run(storage.readSnapshot()))!;
+    expect({ meta: back.meta, data: fromUtf8(back.data) }).toEqual({ meta: snap.meta, data: 'S6' });
     await run(storage.close());
 
     const again = await run(RaftStorage.open(node.env, dir));

@@ -71,6 +71,8 @@ export class RaftStorage {
   private drained: (() => void)[] = [];
   private failure: unknown = undefined;
   private closed = false;
+  /** The snapshot in the live file pair's `snap-<seq>`, if it has one. */
+  snapshotOnFile: SnapshotMeta | undefined;
   /** The local compaction whose snapshot file is being written, if any (one at a time). */
   private preparing: Promise<void> = Promise.resolve();
 
@@ -80,7 +82,9 @@ export class RaftStorage {
     private seq: number,
     private writer: LogWriter,
     private readonly state: LogState,
-  ) {}
+  ) {
+    this.snapshotOnFile = state.snapshotMeta;
+  }
 
   /**
    * Opens (creating when missing) the Raft directory `dir` and replays its log. A torn tail
@@ -275,10 +279,21 @@ export class RaftStorage {
     const oldSeq = this.seq;
     this.writer = writer;
     this.seq = next;
+    this.snapshotOnFile = snapshot.meta;
     await old.close();
     await removeIfExists(fs, join(this.dir, logFileName(oldSeq)));
     await removeIfExists(fs, join(this.dir, snapshotFileName(oldSeq)));
     await fs.syncDir(this.dir);
+  }
+
+  /**
+   * The live pair's snapshot, read back from its file (to send to a follower). A switch
+   * running meanwhile may delete the file: the read then fails with CORRUPTION, and a caller
+   * that sees `snapshotOnFile` changed knows why.
+   */
+  async readSnapshot(): Promise<Snapshot | undefined> {
+    if (this.snapshotOnFile === undefined) return undefined;
+    return readSnapshotFile(this.fs, join(this.dir, snapshotFileName(this.seq)));
   }
 
   /** Writes `snapshot` as a record log at `path` and fsyncs it. */

@@ -17,7 +17,7 @@ import { applyConfChange, encodeConfig, isVoter, makeConfig, quorum } from './co
 import { RaftLog } from './log.js';
 import { Progress } from './progress.js';
 import { READS_PENDING_MAX, ReadOnly } from './read-only.js';
-import { NONE } from './types.js';
+import { NONE, SNAPSHOT_DATA_ON_DISK } from './types.js';
 import type {
   AppendRequest,
   AppendResponse,
@@ -307,6 +307,17 @@ export class Raft {
   releaseSnapshot(): void {
     this.assertNoReadyOutstanding();
     this.log.latestSnapshot = undefined;
+  }
+
+  /**
+   * The snapshot at `index` is durable in the application's storage: Raft keeps its metadata
+   * only, and install-snapshot messages carry SNAPSHOT_DATA_ON_DISK for the driver to fill in.
+   * Ignored when Raft's latest snapshot is another one.
+   */
+  snapshotPersisted(index: number): void {
+    const s = this.log.latestSnapshot;
+    if (s === undefined || s.meta.index !== index) return;
+    this.log.latestSnapshot = { meta: s.meta, data: SNAPSHOT_DATA_ON_DISK };
   }
 
   private checkCompactIndex(index: number): void {

@@ -48,6 +48,14 @@ export interface Snapshot {
   readonly data: Uint8Array;
 }
 
+/**
+ * The `data` of a snapshot Raft holds by reference only, once it is durable
+ * (Raft.snapshotPersisted): an install-snapshot message carrying it is completed from storage
+ * by the driver as it is sent. Compared by identity. A large state is then held once in
+ * memory (as the state machine), not twice.
+ */
+export const SNAPSHOT_DATA_ON_DISK: Uint8Array = new Uint8Array(0);
+
 /** What a replica persisted; a restart rebuilds the Raft state from exactly this. */
 export interface PersistedState {
   readonly hardState: HardState;
