@@ -10,7 +10,7 @@ import { Raft } from './raft.js';
 import { SafetyChecker, checkLogMatching } from './testing/checkers.js';
 import { Network } from './testing/network.js';
 import type { RaftTuning } from './testing/network.js';
-import type { Message, NodeId } from './types.js';
+import { SNAPSHOT_DATA_ON_DISK, type Message, type NodeId } from './types.js';
 
 const bytes = (s: string) => new TextEncoder().encode(s);
 
@@ -370,6 +370,23 @@ describe('snapshots', () => {
     // Nothing of the old snapshot is held while the new one is built.
     expect(heldDuringCapture).toBeUndefined();
     expectCaughtUpBySnapshot(net);
+  });
+
+  it('holds a durable snapshot as metadata only; its bytes are filled in as it is sent', () => {
+    const net = withLaggard(10);
+    expect(net.compact(1)).toBe(true);
+    const index = status(net, 1).firstIndex - 1;
+    net.raft(1).snapshotPersisted(index);
+    const fromDisk: number[] = [];
+    // What the driver does (RaftNode.sendSnapshotFromDisk): read the bytes back from storage.
+    net.hook = (m) => {
+      if (m.kind !== 'install-snapshot' || m.snapshot.data !== SNAPSHOT_DATA_ON_DISK) return m;
+      fromDisk.push(m.snapshot.meta.index);
+      return { ...m, snapshot: net.disks.get(1)!.snapshot! };
+    };
+    expectCaughtUpBySnapshot(net);
+    expect(fromDisk.length).toBeGreaterThan(0);
+    expect(new Set(fromDisk)).toEqual(new Set([index]));
   });
 
   it('a follower that needs a snapshot while the next one is captured waits for it', () => {
