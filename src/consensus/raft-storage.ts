@@ -71,8 +71,7 @@ export class RaftStorage {
   private drained: (() => void)[] = [];
   private failure: unknown = undefined;
   private closed = false;
-  /** The snapshot in the live file pair's `snap-<seq>`, if it has one. */
-  snapshotOnFile: SnapshotMeta | undefined;
+  private onFile: SnapshotMeta | undefined;
   /** The local compaction whose snapshot file is being written, if any (one at a time). */
   private preparing: Promise<void> = Promise.resolve();
 
@@ -83,7 +82,12 @@ export class RaftStorage {
     private writer: LogWriter,
     private readonly state: LogState,
   ) {
-    this.snapshotOnFile = state.snapshotMeta;
+    this.onFile = state.snapshotMeta;
+  }
+
+  /** The snapshot in the live file pair's `snap-<seq>`, if it has one. */
+  get snapshotOnFile(): SnapshotMeta | undefined {
+    return this.onFile;
   }
 
   /**
@@ -279,7 +283,7 @@ export class RaftStorage {
     const oldSeq = this.seq;
     this.writer = writer;
     this.seq = next;
-    this.snapshotOnFile = snapshot.meta;
+    this.onFile = snapshot.meta;
     await old.close();
     await removeIfExists(fs, join(this.dir, logFileName(oldSeq)));
     await removeIfExists(fs, join(this.dir, snapshotFileName(oldSeq)));
@@ -292,7 +296,7 @@ export class RaftStorage {
    * that sees `snapshotOnFile` changed knows why.
    */
   async readSnapshot(): Promise<Snapshot | undefined> {
-    if (this.snapshotOnFile === undefined) return undefined;
+    if (this.onFile === undefined) return undefined;
     return readSnapshotFile(this.fs, join(this.dir, snapshotFileName(this.seq)));
   }
 
