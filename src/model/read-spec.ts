@@ -131,15 +131,16 @@ export function readPlan(spec: GetSpec, schema: TableSchema): ReadPlan {
   if (tr.min !== undefined && tr.max !== undefined && tr.min > tr.max) {
     throw invalidArgument(`timeRange.min ${tr.min} is above timeRange.max ${tr.max}`);
   }
-  let families = (spec.families ?? []).map((f) => checkFamily(schema, f));
+  const families = (spec.families ?? []).map((f) => checkFamily(schema, f));
   const columns: ColumnRef[] = (spec.columns ?? []).map((c) => ({
     family: checkFamily(schema, c.family),
     qualifier: toBytes(c.qualifier),
   }));
   let selected: ReadPlan['selected'];
-  if (families.length === 0 && columns.length === 0) {
-    families = schema.families.map((f) => utf8(f.name));
-  } else if (spec.filter !== undefined) {
+  // Naming no family or column reads every declared family: the whole row, as a schema never
+  // loses a family and writes reach declared families only. The engine then reads without a
+  // selection to build and check for each read.
+  if ((families.length > 0 || columns.length > 0) && spec.filter !== undefined) {
     const wanted = new Set([
       ...families.map((f) => bytesKey(f)),
       ...columns.map((c) => `${bytesKey(c.family)}\u0000${bytesKey(c.qualifier)}`),
@@ -158,7 +159,7 @@ export function readPlan(spec: GetSpec, schema: TableSchema): ReadPlan {
     maxVersions: spec.maxVersions ?? 1,
     ...(tr.min === undefined ? {} : { minTimestamp: tr.min }),
     ...(tr.max === undefined ? {} : { maxTimestamp: tr.max }),
-    families,
+    ...(families.length === 0 ? {} : { families }),
     ...(columns.length === 0 ? {} : { columns }),
   };
   return { options, filter: spec.filter, selected };
