@@ -204,6 +204,57 @@ describe('MergingIterator', () => {
     }
   });
 
+  it('seekForward lands where seek would, moving only the children behind the target', async () => {
+    for (let seed = 1; seed <= 200; seed++) {
+      const p = new Prng(3000 + seed);
+      const kinds = randomKinds(p);
+      const { merge, model, children } = setup(p, kinds);
+      const log = { promises: 0 };
+      await run(merge.seekToFirst(), log);
+      let pos = 0; // index in model of the merge's current entry
+      while (pos < model.length) {
+        // A target at or after the current key: an existing key, or one between two keys.
+        const at = pos + p.int(Math.min(20, model.length - pos + 1));
+        const base = at < model.length ? model[at]!.key : p.bytes(40).fill(0xff);
+        const target = p.chance(0.5) ? base : base.subarray(0, Math.max(1, base.length - 1));
+        if (compareBytes(target, model[pos]!.key) < 0) continue;
+        // Children already at or past the target keep their place (the very same key view);
+        // a lone child is passed straight through, and seeks.
+        const ahead = children.map((c) =>
+          children.length > 1 && c.valid() && compareBytes(c.key(), target) >= 0
+            ? c.key()
+            : undefined,
+        );
+        await run(merge.seekForward(target), log);
+        pos = lowerBound(model, target);
+        children.forEach((c, i) => {
+          if (ahead[i] !== undefined) expect(c.key()).toBe(ahead[i]);
+        });
+        const steps = p.int(4);
+        expect(await drain(merge, steps, log)).toEqual(show(model.slice(pos, pos + steps)));
+        pos = Math.min(model.length, pos + steps);
+        if (pos >= model.length) expect(merge.valid()).toBe(false);
+      }
+      merge.close();
+    }
+  });
+
+  it('positioned() merges children the caller already positioned, without moving them', async () => {
+    for (let seed = 1; seed <= 100; seed++) {
+      const p = new Prng(4000 + seed);
+      const { model, children } = setup(p, randomKinds(p));
+      const target = model.length > 0 && p.chance(0.5) ? p.pick(model).key : p.bytes(10);
+      for (const c of children) {
+        const step = c.seek(target);
+        if (step) await step;
+      }
+      const merge = MergingIterator.positioned(children);
+      const from = lowerBound(model, target);
+      expect(await drain(merge, Infinity, { promises: 0 })).toEqual(show(model.slice(from)));
+      merge.close();
+    }
+  });
+
   it('returns a Promise from a move exactly when a child it moved did', async () => {
     for (let seed = 1; seed <= 60; seed++) {
       const p = new Prng(1000 + seed);

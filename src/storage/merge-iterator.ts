@@ -45,6 +45,16 @@ export class MergingIterator implements EntryIterator {
     this.keys = new Array<Uint8Array>(children.length);
   }
 
+  /**
+   * A merge of children the caller has already positioned (each valid on its first entry, or
+   * invalid): it starts on the smallest of their keys without moving any of them.
+   */
+  static positioned(children: readonly EntryIterator[]): MergingIterator {
+    const m = new MergingIterator(children);
+    if (m.only === undefined) m.rebuild();
+    return m;
+  }
+
   valid(): boolean {
     if (this.only !== undefined) return this.only.valid();
     return this.size > 0;
@@ -72,6 +82,34 @@ export class MergingIterator implements EntryIterator {
     this.checkIdle();
     if (this.only !== undefined) return this.only.seek(target);
     return this.positionAll(target);
+  }
+
+  /**
+   * Seek to `target`, which must not be before the current key: only the children behind it
+   * move, and the others keep their place (a point read skipping the rest of a column with
+   * many versions would otherwise re-seek every table it reads).
+   */
+  seekForward(target: Uint8Array): Step {
+    if (this.only !== undefined) return this.only.seek(target);
+    this.checkIdle();
+    let pending: Promise<void>[] | undefined;
+    for (let k = 0; k < this.size; k++) {
+      if (compareBytes(this.keys[k]!, target) >= 0) continue;
+      let step: Step;
+      try {
+        step = this.children[this.heap[k]!]!.seek(target);
+      } catch (err) {
+        this.size = 0;
+        if (pending !== undefined) return this.finishPositioning(pending, true, err);
+        throw err;
+      }
+      if (step) (pending ??= []).push(step);
+    }
+    if (pending === undefined) {
+      this.rebuild();
+      return undefined;
+    }
+    return this.finishPositioning(pending, false, undefined);
   }
 
   next(): Step {
@@ -156,7 +194,10 @@ export class MergingIterator implements EntryIterator {
     } finally {
       this.moving = false;
     }
-    if (failed) throw error;
+    if (failed) {
+      this.size = 0;
+      throw error;
+    }
     this.rebuild();
   }
 

@@ -5,7 +5,6 @@
  */
 import { rowPrefix } from './key.js';
 import type { FileMeta } from './manifest/index.js';
-import type { Memtable } from './memtable/index.js';
 
 export function hasPrefix(key: Uint8Array, prefix: Uint8Array): boolean {
   if (key.length <= prefix.length) return false;
@@ -50,10 +49,4 @@ export function findFileForRow(
   }
   const f = files[lo];
   return f && compareBytesRaw(rowsOf(f).lo, rowKey) <= 0 ? f : undefined;
-}
-
-export function memtableHasRow(mem: Memtable, rowKey: Uint8Array): boolean {
-  if (mem.count === 0) return false;
-  const e = mem.get(rowKey);
-  return e !== undefined && hasPrefix(e.key, rowKey);
 }
