@@ -13,6 +13,7 @@ const SHAPES = [
   { name: '1 conn, 1 in flight', connections: 1, inFlight: 1 },
   { name: '1 conn, 64 in flight', connections: 1, inFlight: 64 },
   { name: '8 conns, 64 in flight each', connections: 8, inFlight: 64 },
+  { name: '32 conns, 1 in flight each', connections: 32, inFlight: 1 },
 ] as const;
 
 interface ShapeResult {
