@@ -1,0 +1,152 @@
+import { describe, expect, it } from 'vitest';
+import { Prng } from '../util/prng.js';
+import { decodeValue, encodeValue, encodeWithMsgpackr } from './codec.js';
+import { packFlatMap } from './flat-pack.js';
+
+/** Numbers on every boundary between msgpack's number formats, and some that are none. */
+const numbers = [
+  0,
+  1,
+  0x7f,
+  0x80,
+  0xff,
+  0x100,
+  0xffff,
+  0x10000,
+  0xffff_ffff,
+  0x1_0000_0000,
+  -1,
+  -0x20,
+  -0x21,
+  -0x80,
+  -0x81,
+  -0x8000,
+  -0x8001,
+  -0x8000_0000,
+  -0x8000_0001,
+  1.5,
+  -2.25,
+  Number.NaN,
+  Infinity,
+  -Infinity,
+  -0,
+  1_764_000_000_000_000,
+  Number.MAX_SAFE_INTEGER,
+  Number.MIN_SAFE_INTEGER,
+];
+const byteLengths = [0, 1, 100, 0xff, 0x100, 0xffff, 0x1_0000];
+const arrayLengths = [0, 1, 4, 15, 16, 40, 0xffff, 0x1_0000];
+
+function ascii(p: Prng, maxChars: number): string {
+  let s = '';
+  for (let n = p.int(maxChars + 1); n > 0; n--) s += String.fromCharCode(p.int(0x80));
+  return s;
+}
+
+/** An element the fast path takes. */
+function flatElement(p: Prng): string | number | Uint8Array {
+  switch (p.int(4)) {
+    case 0:
+      return ascii(p, 31);
+    case 1:
+      return p.chance(0.5) ? p.pick(numbers) : p.int(2 ** 32) - 2 ** 31;
+    case 2: {
+      const b = p.bytes(p.chance(0.8) ? p.int(120) : p.pick(byteLengths));
+      return p.chance(0.3) ? Buffer.from(b) : b;
+    }
+    default:
+      return p.int(128);
+  }
+}
+
+/** An element it must leave to msgpackr. */
+function otherElement(p: Prng): unknown {
+  return p.pick([
+    'a'.repeat(32),
+    'é',
+    '\u{1f600}',
+    null,
+    undefined,
+    true,
+    10n,
+    [1, 2],
+    { a: 1 },
+    new Int8Array(3),
+    new Uint16Array(2),
+  ]);
+}
+
+function flatMap(p: Prng): Record<string, unknown[]> {
+  const out: Record<string, unknown[]> = {};
+  for (let k = p.int(16); k > 0; k--) {
+    const n = p.chance(0.95) ? p.int(60) : p.pick(arrayLengths);
+    const items: unknown[] = [];
+    // Long arrays repeat one small element: the sizes, not the contents, are what they test.
+    const filler = p.pick([7, 'field0', new Uint8Array(3), 1.5, -300]);
+    for (let i = 0; i < n; i++) items.push(n > 100 ? filler : flatElement(p));
+    out[ascii(p, 31)] = items;
+  }
+  return out;
+}
+
+describe('packFlatMap (the fast path of encodeValue)', () => {
+  it('writes exactly the bytes msgpackr writes, and they decode back (many seeds)', () => {
+    let taken = 0;
+    for (let seed = 1; seed <= 400; seed++) {
+      const p = new Prng(seed);
+      const value = flatMap(p);
+      const fast = packFlatMap(value);
+      expect(fast, `seed ${seed}`).toBeDefined();
+      expect(
+        Buffer.from(fast!).equals(Buffer.from(encodeWithMsgpackr(value))),
+        `seed ${seed}`,
+      ).toBe(true);
+      const back = decodeValue(fast!, 0, fast!.length) as Record<string, unknown[]>;
+      expect(Object.keys(back)).toEqual(Object.keys(value));
+      taken++;
+    }
+    expect(taken).toBe(400);
+  });
+
+  it('leaves every other value to msgpackr, and encodeValue still encodes it the same', () => {
+    for (let seed = 1; seed <= 300; seed++) {
+      const p = new Prng(10_000 + seed);
+      const value: Record<string, unknown> = flatMap(p);
+      switch (p.int(6)) {
+        case 0: {
+          const items = [...Array(p.int(5)).keys()].map(() => flatElement(p));
+          items.splice(p.int(items.length + 1), 0, otherElement(p));
+          value['k'] = items;
+          break;
+        }
+        case 1:
+          value['k'] = flatElement(p); // not an array
+          break;
+        case 2:
+          value[p.pick(['a'.repeat(32), 'ключ'])] = [];
+          break;
+        case 3:
+          for (let i = 0; i < 16; i++) value[`k${i}`] = []; // 16 keys or more: no fixmap
+          break;
+        case 4:
+          value['k'] = new Map();
+          break;
+        default:
+          value['k'] = null;
+      }
+      expect(packFlatMap(value), `seed ${seed}`).toBeUndefined();
+      let expected: Uint8Array | undefined;
+      try {
+        expected = encodeWithMsgpackr(value);
+      } catch {
+        expected = undefined; // msgpackr cannot encode it either (encodeValue throws then)
+      }
+      if (expected !== undefined) {
+        expect(Buffer.from(encodeValue(value)).equals(Buffer.from(expected))).toBe(true);
+      }
+    }
+    for (const v of [undefined, null, 1, 'x', [1], new Uint8Array(1), Object.create(null)]) {
+      expect(packFlatMap(v)).toBeUndefined();
+    }
+  });
+});
