@@ -114,7 +114,7 @@ describe('packFlatMap (the fast path of encodeValue)', () => {
       const value: Record<string, unknown> = flatMap(p);
       switch (p.int(6)) {
         case 0: {
-          const items = [...Array(p.int(5)).keys()].map(() => flatElement(p));
+          const items: unknown[] = [...Array(p.int(5)).keys()].map(() => flatElement(p));
           items.splice(p.int(items.length + 1), 0, otherElement(p));
           value['k'] = items;
           break;
