@@ -20,7 +20,6 @@
  */
 import { Packr, Unpackr } from 'msgpackr';
 import { TesseraError, isErrorCode, type ErrorDetails } from '../util/errors.js';
-import { packFlatMap } from './flat-pack.js';
 import {
   ERROR_BODY_BYTES_MAX,
   ERROR_MESSAGE_CHARS_MAX,
@@ -47,21 +46,12 @@ const unpackr = new Unpackr({
  * Throws INVALID_ARGUMENT when the value cannot be represented.
  */
 export function encodeValue(value: unknown): Uint8Array {
-  // A get's reply (a map of flat arrays) is written by a one-pass encoder, byte for byte as
-  // msgpackr would (flat-pack.ts); everything else goes to msgpackr.
-  const flat = packFlatMap(value);
-  if (flat !== undefined) return flat;
   try {
     return packr.pack(value);
   } catch (err) {
     const message = err instanceof Error ? err.message : String(err);
     throw new TesseraError('INVALID_ARGUMENT', `value cannot be encoded as msgpack: ${message}`);
   }
-}
-
-/** msgpackr alone, without encodeValue's fast path: what the fast path must match (tests). */
-export function encodeWithMsgpackr(value: unknown): Uint8Array {
-  return packr.pack(value);
 }
 
 /**

@@ -8,8 +8,10 @@
  * its own chunk. A frame either goes in whole or not at all: every check that can fail
  * (encodability, the peer's frame limit) runs before a byte is queued.
  */
+import { assert } from '../util/assert.js';
 import { TesseraError } from '../util/errors.js';
 import { encodeErrorBody, encodeMethod, encodeValue } from './codec.js';
+import { flatMapSize, writeFlatMap } from './flat-pack.js';
 import {
   FRAME_BYTES_DEFAULT,
   FrameKind,
@@ -35,6 +37,7 @@ export class FrameEncoder {
   peerMaxFrameBytes: number = FRAME_BYTES_DEFAULT;
 
   private slab: Uint8Array = EMPTY;
+  private slabView: DataView = new DataView(EMPTY.buffer);
   /** Start of the slab bytes not yet handed out by take(). */
   private slabStart = 0;
   private slabPos = 0;
@@ -73,6 +76,21 @@ export class FrameEncoder {
    * caller answers with an ERROR frame instead.
    */
   response(requestId: number, result: unknown): void {
+    // A get's reply is written straight into the slab (flat-pack.ts): no body of its own to
+    // allocate and copy. The bytes are those encodeValue would give.
+    const size = flatMapSize(result);
+    if (size >= 0 && size < COPY_BYTES_MAX) {
+      const total = HEADER_BYTES + size;
+      this.checkSize(FrameKind.RESPONSE, total);
+      const b = this.reserve(total);
+      writeHeader(b, this.slabPos, total - 4, FrameKind.RESPONSE, requestId);
+      const end = writeFlatMap(result, b, this.slabView, this.slabPos + HEADER_BYTES);
+      assert(end === this.slabPos + total, 'flat reply written to its computed size');
+      this.slabPos = end;
+      this.queued += total;
+      this.onQueued();
+      return;
+    }
     this.bodyFrame(FrameKind.RESPONSE, requestId, encodeValue(result));
   }
 
@@ -174,6 +192,7 @@ export class FrameEncoder {
     if (this.slab.length - this.slabPos < n) {
       this.cut();
       this.slab = new Uint8Array(Math.max(SLAB_BYTES, n));
+      this.slabView = new DataView(this.slab.buffer);
       this.slabStart = 0;
       this.slabPos = 0;
     }
