@@ -74,7 +74,8 @@ export function flatMapSize(value: unknown): number {
     if (!Object.prototype.hasOwnProperty.call(obj, k)) continue;
     if (++keys > mapKeysMax || !asciiFixstr(k)) return -1;
     const items = obj[k];
-    if (!Array.isArray(items)) return -1;
+    // Plain arrays only: msgpackr treats other array-likes its own ways.
+    if (!Array.isArray(items) || Object.getPrototypeOf(items) !== Array.prototype) return -1;
     size += 1 + k.length + arrayHeaderSize(items.length);
     for (let i = 0; i < items.length; i++) {
       const n = flatSize(items[i]);
