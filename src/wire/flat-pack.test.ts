@@ -144,7 +144,7 @@ describe("flat-pack (the frame encoder's fast path for flat replies)", () => {
           for (let i = 0; i < 16; i++) value[`k${i}`] = []; // 16 keys or more: no fixmap
           break;
         case 4:
-          value['k'] = new Map();
+          value['k'] = p.chance(0.5) ? new Map() : new (class extends Array<number> {})();
           break;
         default:
           value['k'] = null;
