@@ -78,8 +78,8 @@ export class FrameEncoder {
   response(requestId: number, result: unknown): void {
     // A get's reply is written straight into the slab (flat-pack.ts): no body of its own to
     // allocate and copy. The bytes are those encodeValue would give.
-    const size = flatMapSize(result);
-    if (size >= 0 && size < COPY_BYTES_MAX) {
+    const size = flatMapSize(result, COPY_BYTES_MAX - 1);
+    if (size >= 0) {
       const total = HEADER_BYTES + size;
       this.checkSize(FrameKind.RESPONSE, total);
       const b = this.reserve(total);

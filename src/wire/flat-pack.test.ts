@@ -3,7 +3,16 @@ import { Prng } from '../util/prng.js';
 import { decodeValue, encodeValue } from './codec.js';
 import { FrameEncoder } from './encoder.js';
 import { FrameKind, HEADER_BYTES, writeHeader } from './format.js';
-import { packFlatMap } from './flat-pack.js';
+import { flatMapSize, writeFlatMap } from './flat-pack.js';
+
+/** `value` as the fast path writes it, in an array of its own; undefined when it is not taken. */
+function packFlatMap(value: unknown): Uint8Array | undefined {
+  const size = flatMapSize(value, 1 << 30);
+  if (size < 0) return undefined;
+  const out = new Uint8Array(size);
+  expect(writeFlatMap(value, out, new DataView(out.buffer), 0)).toBe(size);
+  return out;
+}
 
 /** Numbers on every boundary between msgpack's number formats, and some that are none. */
 const numbers = [
@@ -120,6 +129,16 @@ describe("flat-pack (the frame encoder's fast path for flat replies)", () => {
       writeHeader(want, 0, HEADER_BYTES + body.length - 4, FrameKind.RESPONSE, seed);
       want.set(body, HEADER_BYTES);
       expect(got.equals(want), `seed ${seed}`).toBe(true);
+    }
+  });
+
+  it('stops sizing past its limit', () => {
+    for (const n of [0, 100, 300, 70_000]) {
+      const value = { cells: ['f', new Uint8Array(n), 7] };
+      const size = flatMapSize(value, 1 << 30);
+      expect(size).toBe(encodeValue(value).length);
+      expect(flatMapSize(value, size)).toBe(size);
+      expect(flatMapSize(value, size - 1)).toBe(-1);
     }
   });
 

@@ -20,8 +20,6 @@
  * -1), and the caller encodes with msgpackr.
  */
 
-import { FRAME_BYTES_CEILING } from './format.js';
-
 /** Keys of a map the fast path takes (a fixmap holds at most 15). */
 const mapKeysMax = 15;
 const fixstrCharsMax = 31;
@@ -55,11 +53,11 @@ function arrayHeaderSize(n: number): number {
 
 /**
  * The encoded size of `value` when it is a plain object of at most 15 keys whose values are
- * all flat arrays of fixstr-sized ASCII strings, numbers and byte arrays; -1 otherwise (and
- * for a value larger than any frame may be: msgpackr encodes it, and the frame check refuses
- * it).
+ * all flat arrays of fixstr-sized ASCII strings, numbers and byte arrays, and the size is at
+ * most `limitBytes`; -1 otherwise. Sizing stops as soon as the limit is passed, so a large
+ * reply left to msgpackr is not walked twice in full.
  */
-export function flatMapSize(value: unknown): number {
+export function flatMapSize(value: unknown, limitBytes: number): number {
   if (
     typeof value !== 'object' ||
     value === null ||
@@ -68,22 +66,24 @@ export function flatMapSize(value: unknown): number {
     return -1;
   }
   const obj = value as Record<string, unknown>;
-  let keys = 0;
+  // The same key walk as writeFlatMap's, so both see the keys in the same order.
+  const keys = Object.keys(obj);
+  if (keys.length > mapKeysMax) return -1;
   let size = 1;
-  for (const k in obj) {
-    if (!Object.prototype.hasOwnProperty.call(obj, k)) continue;
-    if (++keys > mapKeysMax || !asciiFixstr(k)) return -1;
+  for (const k of keys) {
+    if (!asciiFixstr(k)) return -1;
     const items = obj[k];
     // Plain arrays only: msgpackr treats other array-likes its own ways.
     if (!Array.isArray(items) || Object.getPrototypeOf(items) !== Array.prototype) return -1;
     size += 1 + k.length + arrayHeaderSize(items.length);
-    for (let i = 0; i < items.length; i++) {
+    for (let i = 0; i < items.length && size <= limitBytes; i++) {
       const n = flatSize(items[i]);
       if (n < 0) return -1;
       size += n;
     }
+    if (size > limitBytes) return -1;
   }
-  return size > FRAME_BYTES_CEILING ? -1 : size;
+  return size;
 }
 
 /**
@@ -175,15 +175,6 @@ function writeFlat(out: Uint8Array, view: DataView, p: number, v: Flat): number 
   }
   out.set(v, p);
   return p + len;
-}
-
-/** `value` as MessagePack in an array of its own when flatMapSize takes it; else undefined. */
-export function packFlatMap(value: unknown): Uint8Array | undefined {
-  const size = flatMapSize(value);
-  if (size < 0) return undefined;
-  const out = new Uint8Array(size);
-  writeFlatMap(value, out, new DataView(out.buffer), 0);
-  return out;
 }
 
 function writeAscii(out: Uint8Array, p: number, s: string): number {
