@@ -60,8 +60,9 @@ function str(o: Obj, key: string, name: string, maxChars: number): string {
 export function bytes(o: Obj, key: string, name: string): Uint8Array {
   const v = field(o, key);
   if (!(v instanceof Uint8Array)) throw badField(name, 'bytes', v);
-  // msgpack hands out Node Buffers, whose slice() is a view rather than a copy; a plain
-  // Uint8Array over the same memory keeps code written for Uint8Array from writing into it.
+  // The wire decoder hands out plain Uint8Arrays; a Node Buffer (an embedded caller's) has a
+  // slice() that is a view rather than a copy, and a plain Uint8Array over the same memory
+  // keeps code written for Uint8Array from writing into it.
   return Object.getPrototypeOf(v) === Uint8Array.prototype
     ? v
     : new Uint8Array(v.buffer, v.byteOffset, v.byteLength);

@@ -5,9 +5,10 @@
  * - Standard MessagePack only on the way out: `useRecords: false` (msgpackr's record extension
  *   is not understood by other implementations), `variableMapSize: true` (fixmap for small
  *   objects, and objects of any size encode correctly), `undefined` encodes as nil.
- * - Uint8Array and Buffer encode as `bin`; `bin` decodes to a Uint8Array (a Node Buffer on
- *   Node), copied out of the receive buffer (`copyBuffers`) so that a value kept for long (say,
- *   in a memtable) never pins a whole socket chunk.
+ * - Uint8Array and Buffer encode as `bin`; `bin` decodes to a Uint8Array of the source's kind
+ *   (a plain Uint8Array for frames: the decoder hands plain views to this module), copied out of
+ *   the receive buffer (`copyBuffers`) so that a value kept for long (say, in a memtable) never
+ *   pins a whole socket chunk.
  * - JS numbers encode as the smallest int format when they are integers in [-2^31, 2^32) and
  *   as float64 otherwise, so every safe integer (int64 microsecond timestamps included) round
  *   trips as a number. A bigint encodes as int64/uint64 and any int64/uint64 decodes as a bigint;

@@ -78,8 +78,15 @@ export class FrameDecoder {
     this.headLen = 0;
   }
 
-  push(chunk: Uint8Array): void {
+  push(data: Uint8Array): void {
     if (this.stopped) return;
+    // A Node Buffer chunk is seen through a plain Uint8Array: msgpackr copies each `bin` out
+    // with the source's own constructor, and a Buffer's (FastBuffer) costs far more per value
+    // than a Uint8Array's; one wrapper per chunk buys plain Uint8Arrays for every value in it.
+    const chunk =
+      Object.getPrototypeOf(data) === Uint8Array.prototype
+        ? data
+        : new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
     const n = chunk.length;
     let off = 0;
     if (this.headLen > 0 || this.span !== null) {

@@ -68,7 +68,8 @@ describe('calls', () => {
     expect(client.peerMaxFrameBytes).toBe(16 * 1024 * 1024);
     await expect(client.call('echo', { a: [1, 'x'], b: new Uint8Array([1]) })).resolves.toEqual({
       a: [1, 'x'],
-      b: Buffer.from([1]),
+      // A plain Uint8Array, not a Node Buffer (codec.ts): toEqual tells the two apart.
+      b: new Uint8Array([1]),
     });
     const rtt = await client.ping({ timeoutMs: 1000 });
     expect(rtt).toBeGreaterThan(0);
