@@ -97,7 +97,14 @@ describe('metrics', () => {
     for (let i = 0; i < 5; i++) {
       await store.write(new WriteBatch().put(utf8(`row${i}`), f, utf8('q'), i + 1, utf8('v')));
     }
+    // A flushed table: its block went into the cache as it was written, so a read hits it.
+    await store.flush();
+    await store.write(new WriteBatch().put(utf8('row9'), f, utf8('q'), 1, utf8('v')));
+    expect(await store.get(utf8('row1'))).toHaveLength(1);
     const gauges = store.gauges();
+    expect(gauges.blockCacheHits).toBe(1);
+    expect(gauges.blockCacheMisses).toBe(0);
+    expect(gauges.blockCacheBytes).toBeGreaterThan(0);
     expect(gauges.memtableBytes).toBeGreaterThan(0);
     expect(gauges.walSyncs).toBeGreaterThanOrEqual(1);
     expect(gauges.compactionPendingBytes).toBe(0);
@@ -152,6 +159,19 @@ describe('metrics', () => {
     );
     expect(m.get(normalize('tessera_wal_syncs_total{table="users",proc="node1"}'))).toBe(
       gauges.walSyncs,
+    );
+    expect(m.get(normalize('tessera_block_cache_capacity_bytes{table="users",proc="node1"}'))).toBe(
+      gauges.blockCacheCapacityBytes,
+    );
+    expect(gauges.blockCacheCapacityBytes).toBeGreaterThan(0);
+    expect(m.get(normalize('tessera_block_cache_bytes{table="users",proc="node1"}'))).toBe(
+      gauges.blockCacheBytes,
+    );
+    expect(m.get(normalize('tessera_block_cache_hits_total{table="users",proc="node1"}'))).toBe(
+      gauges.blockCacheHits,
+    );
+    expect(m.get(normalize('tessera_block_cache_misses_total{table="users",proc="node1"}'))).toBe(
+      gauges.blockCacheMisses,
     );
     expect(
       m.get(normalize('tessera_wal_fsync_duration_seconds_count{table="users",proc="node1"}')),

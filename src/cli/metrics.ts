@@ -113,7 +113,9 @@ export interface StoreMetrics {
   walSyncObserver(table: string): (micros: number) => void;
 }
 
-type GaugeField = Exclude<keyof StoreGauges, 'walSyncs'>;
+/** Fields of StoreGauges that only grow: exported as counters. */
+type CounterGaugeField = 'walSyncs' | 'blockCacheHits' | 'blockCacheMisses';
+type GaugeField = Exclude<keyof StoreGauges, CounterGaugeField>;
 type StatsField = Exclude<keyof StoreStats, 'walSyncs'>;
 
 const storeGaugeDefs: readonly (readonly [GaugeField, string, string])[] = [
@@ -127,6 +129,18 @@ const storeGaugeDefs: readonly (readonly [GaugeField, string, string])[] = [
     'Compaction backlog: bytes beyond the targets of levels due for compaction',
   ],
   ['compactionScore', 'compaction_score', 'Highest level score; >= 1 means compaction is due'],
+  ['blockCacheBytes', 'block_cache_bytes', 'Bytes of blocks held in the block cache'],
+  [
+    'blockCacheCapacityBytes',
+    'block_cache_capacity_bytes',
+    'Block cache capacity: the memory budget less memtables and index/filter reserve',
+  ],
+];
+
+const storeGaugeCounterDefs: readonly (readonly [CounterGaugeField, string, string])[] = [
+  ['walSyncs', 'wal_syncs_total', 'WAL fsyncs finished since the store opened'],
+  ['blockCacheHits', 'block_cache_hits_total', 'Block lookups served from the block cache'],
+  ['blockCacheMisses', 'block_cache_misses_total', 'Block lookups that read the table file'],
 ];
 
 const storeCounterDefs: readonly (readonly [StatsField, string, string, number])[] = [
@@ -169,16 +183,18 @@ export function storeMetrics(
       },
     });
   }
-  new Counter({
-    name: `${METRICS_PREFIX}wal_syncs_total`,
-    help: 'WAL fsyncs finished since the store opened',
-    labelNames: ['table'] as const,
-    registers: [registry],
-    collect() {
-      this.reset();
-      for (const s of current()) this.inc({ table: s.table }, s.gauges.walSyncs);
-    },
-  });
+  for (const [field, name, help] of storeGaugeCounterDefs) {
+    new Counter({
+      name: `${METRICS_PREFIX}${name}`,
+      help,
+      labelNames: ['table'] as const,
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const s of current()) this.inc({ table: s.table }, s.gauges[field]);
+      },
+    });
+  }
   for (const [field, name, help, scale] of storeCounterDefs) {
     new Counter({
       name: `${METRICS_PREFIX}${name}`,

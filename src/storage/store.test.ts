@@ -5,6 +5,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { realEnv } from '../env/real/index.js';
 import type { Env } from '../env/types.js';
 import { fromUtf8, utf8 } from '../util/bytes.js';
+import type { BlockCache } from './cache/index.js';
 import { Store } from './store.js';
 import type { StoreOptions } from './options.js';
 import { WriteBatch } from './write-batch.js';
@@ -206,6 +207,52 @@ describe('Store', () => {
     expect(store.stats.flushes).toBeGreaterThan(flushesBefore);
     expect(await values(store, 'r007')).toEqual([`f:q@1=${'x'.repeat(1000)}`]);
     expect(() => store.resizeMemory(0)).toThrow();
+    await store.close();
+  });
+
+  it('caches what flushes write, and compaction output as warm as its inputs were', async () => {
+    const e = env();
+    const kib = 1024;
+    const base = {
+      dir: 'db',
+      memtableBytes: 64 * kib,
+      targetFileBytes: 256 * kib,
+      blockBytes: kib,
+    };
+    const row = (i: number): string => `r${String(i).padStart(4, '0')}`;
+    const cacheOf = (s: Store): BlockCache =>
+      (s as unknown as { blockCache: BlockCache }).blockCache;
+    const readAll = async (s: Store): Promise<void> => {
+      for (let i = 0; i < 1500; i++) expect(await values(s, row(i), 1)).toHaveLength(1);
+    };
+
+    // A cache larger than the data: flushes and the compactions after them leave every block
+    // cached, so reading back all that was written never touches a file.
+    let store = await Store.open(e, { ...base, memoryBudgetBytes: 16 * kib * kib });
+    for (let i = 0; i < 1500; i++) await store.write(put(row(i), 'q', 1, 'x'.repeat(1000)));
+    await store.flush();
+    let cache = cacheOf(store);
+    expect(cache.misses).toBe(0);
+    await readAll(store);
+    await store.compactAll();
+    await readAll(store);
+    expect(cache.misses).toBe(0);
+    await store.close();
+
+    // Reopened with a cache smaller than the data and nothing read: the inputs are cold, so the
+    // compaction's output goes only into free room and evicts nothing.
+    store = await Store.open(e, { ...base, memoryBudgetBytes: kib * kib });
+    cache = cacheOf(store);
+    expect(cache.usageBytes).toBe(0);
+    await store.write(put(row(0), 'q', 2, 'y'));
+    await store.compactAll();
+    expect(cache.evictions).toBe(0);
+    expect(cache.usageBytes).toBeGreaterThan(cache.capacityBytes / 2);
+    expect(cache.usageBytes).toBeLessThanOrEqual(cache.capacityBytes);
+    // Reading everything now misses on the blocks left out, and the answers are right.
+    await readAll(store);
+    expect(cache.misses).toBeGreaterThan(0);
+    expect(await values(store, row(0), 1)).toEqual(['f:q@2=y']);
     await store.close();
   });
 

@@ -22,6 +22,7 @@
  * replayed memtable is written as a level-0 table, and a fresh WAL starts.
  */
 import type { Env } from '../env/types.js';
+import { copyBytes } from '../util/bytes.js';
 import { isTesseraError, toTesseraError, TesseraError } from '../util/errors.js';
 import { BlockCache } from './cache/index.js';
 import { CompactionFilter } from './compaction-filter.js';
@@ -50,6 +51,7 @@ import { readLog, recordBytes } from './log/index.js';
 import {
   joinPath,
   parseFileName,
+  tableFileName,
   VersionSet,
   walFileName,
   type FileMeta,
@@ -63,7 +65,7 @@ import { RateLimiter } from './rate-limiter.js';
 import { RowResolver, type Cell, type ReadOptions } from './row-resolver.js';
 import { TableOutput, type OutputContext } from './table-output.js';
 import { TableCache } from './table-cache.js';
-import type { TableOptions, TableReader } from './sstable/index.js';
+import { Block, type TableOptions, type TableReader } from './sstable/index.js';
 import { Wal } from './wal.js';
 import {
   decodeBatchPayload,
@@ -79,6 +81,8 @@ const groupBytesMax = 4 * 1024 * 1024;
 const scanBatchRowsDefault = 256;
 /** Entries of a column a point read steps through before it seeks past what it no longer needs. */
 const sequentialSkipsMax = 8;
+/** Room beyond a block's bytes a cache insert into free room leaves for its bookkeeping. */
+const warmSlackBytes = 1024;
 /** How long a writer is delayed, once per write, while level 0 is above the slowdown trigger. */
 const slowdownDelayMs = 1;
 
@@ -146,6 +150,12 @@ export interface StoreGauges {
   readonly compactionScore: number;
   /** WAL fsyncs finished since the store opened, the current WAL's included. */
   readonly walSyncs: number;
+  /** Bytes of blocks held in the block cache, and its capacity. */
+  readonly blockCacheBytes: number;
+  readonly blockCacheCapacityBytes: number;
+  /** Block lookups that found / missed their block since the store opened. */
+  readonly blockCacheHits: number;
+  readonly blockCacheMisses: number;
 }
 
 interface PendingWrite {
@@ -274,7 +284,7 @@ export class Store {
       .filter((p) => p !== undefined && p.kind === 'wal' && p.number >= this.versions.logNumber)
       .map((p) => p!.number)
       .sort((a, b) => a - b);
-    const ctx = this.outputContext();
+    const ctx = this.outputContext(this.flushWarmer());
     let mem = this.newMemtable();
     const outputs: FileMeta[] = [];
     const flushReplayed = async (): Promise<void> => {
@@ -555,7 +565,7 @@ export class Store {
 
   private async flushOldest(): Promise<void> {
     const { mem } = this.frozen[0]!;
-    const out = new TableOutput(this.outputContext(), 0, Infinity);
+    const out = new TableOutput(this.outputContext(this.flushWarmer()), 0, Infinity);
     let files: FileMeta[];
     try {
       const filter = this.compactionFilter(undefined);
@@ -653,7 +663,11 @@ export class Store {
       return;
     }
     const cut = this.options.compactionStyle === 'tiered' ? Infinity : this.options.targetFileBytes;
-    const out = new TableOutput(this.outputContext(), pick.outputLevel, cut);
+    const out = new TableOutput(
+      this.outputContext(this.compactionWarmer(inputs)),
+      pick.outputLevel,
+      cut,
+    );
     // Writes that arrive while the compaction runs are outside it too; if one has a timestamp
     // at or below a tombstone the compaction dropped, the output is discarded (see below).
     this.writtenMinTimestamp = Infinity;
@@ -733,7 +747,7 @@ export class Store {
     if (this.failure) throw this.failure;
   }
 
-  private outputContext(): OutputContext {
+  private outputContext(warm?: OutputContext['warm']): OutputContext {
     return {
       env: this.env,
       dir: this.options.dir,
@@ -741,6 +755,49 @@ export class Store {
       newFileNumber: () => this.versions.newFileNumber(),
       pendingOutputs: this.pendingOutputs,
       limiter: this.limiter,
+      ...(warm === undefined ? {} : { warm }),
+    };
+  }
+
+  /** Puts a block just written into the block cache, as a read of it would. */
+  private cacheWrittenBlock(fileNumber: number, offset: number, contents: Uint8Array): void {
+    const path = joinPath(this.options.dir, tableFileName(fileNumber));
+    const block = Block.parse(copyBytes(contents), path, offset);
+    this.blockCache.insert(fileNumber, offset, block, block.chargeBytes);
+  }
+
+  /**
+   * Flush output goes into the block cache whole (RocksDB's prepopulate_block_cache =
+   * kFlushOnly): the rows just written are the likeliest to be read next, and until the flush
+   * the memtable served them from memory. Without it every block of a new table missed once
+   * and was read back from the file it had just been written to.
+   */
+  private flushWarmer(): OutputContext['warm'] {
+    return (fileNumber, offset, contents) => this.cacheWrittenBlock(fileNumber, offset, contents);
+  }
+
+  /**
+   * Compaction output inherits the warmth of its inputs: the share of the inputs' bytes held in
+   * the block cache when the compaction starts is the share of output bytes cached, spread
+   * evenly along the output (those inputs' blocks leave the cache when the files are deleted,
+   * so this evicts little beyond what goes anyway). Cold data stays out: beyond that share an
+   * output block is cached only into free room, evicting nothing. (Cached bytes are counted
+   * uncompressed and file sizes compressed, so with compression the share is an upper bound.)
+   */
+  private compactionWarmer(inputs: readonly FileMeta[]): OutputContext['warm'] {
+    let inputBytes = 0;
+    let warmBytes = 0;
+    for (const f of inputs) {
+      inputBytes += f.size;
+      warmBytes += this.blockCache.fileUsageBytes(f.fileNumber);
+    }
+    const share = inputBytes === 0 ? 0 : Math.min(1, warmBytes / inputBytes);
+    let credit = 0;
+    return (fileNumber, offset, contents) => {
+      credit += contents.length * share;
+      if (credit >= contents.length) credit -= contents.length;
+      else if (this.blockCache.freeBytes < contents.length + warmSlackBytes) return;
+      this.cacheWrittenBlock(fileNumber, offset, contents);
     };
   }
 
@@ -981,6 +1038,10 @@ export class Store {
       compactionScore,
       // stats.walSyncs counts closed WALs; `wal` is unset only before open() finishes.
       walSyncs: this.stats.walSyncs + ((this.wal as Wal | undefined)?.syncCount ?? 0),
+      blockCacheBytes: this.blockCache.usageBytes,
+      blockCacheCapacityBytes: this.blockCache.capacityBytes,
+      blockCacheHits: this.blockCache.hits,
+      blockCacheMisses: this.blockCache.misses,
     };
   }
 

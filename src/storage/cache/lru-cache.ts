@@ -61,6 +61,19 @@ export class BlockCache {
     return this.usage;
   }
 
+  /** Capacity not in use: what an insert may take without evicting anything. */
+  get freeBytes(): number {
+    return Math.max(0, this.capacity - this.usage);
+  }
+
+  /** Bytes charged for the blocks of one file (walks that file's entries). */
+  fileUsageBytes(fileNumber: number): number {
+    let bytes = 0;
+    const file = this.files.get(fileNumber);
+    if (file) for (const e of file.values()) bytes += e.chargeBytes;
+    return bytes;
+  }
+
   get entries(): number {
     return this.count;
   }

@@ -4,6 +4,7 @@
  */
 export { TableBuilder, type TableInfo, writeBufferBytes } from './table-builder.js';
 export { TableReader, type TableReaderOptions } from './table-reader.js';
+export { Block } from './block.js';
 export type { TableIteratorOptions } from './table-iterator.js';
 export type { TableProperties } from './properties.js';
 export {

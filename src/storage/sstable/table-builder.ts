@@ -79,6 +79,12 @@ export class TableBuilder {
     private readonly file: File,
     readonly path: string,
     options: TableOptions = {},
+    /**
+     * Called with each data block as it is written: its offset in the file and its contents
+     * uncompressed, as a reader would parse them (a view valid only during the call). The
+     * engine warms its block cache with it (see table-output.ts).
+     */
+    private readonly onDataBlock?: (offset: number, contents: Uint8Array) => void,
   ) {
     this.options = resolveTableOptions(options);
     this.compression = compressionTypes[this.options.compression];
@@ -226,7 +232,9 @@ export class TableBuilder {
   }
 
   private flushDataBlock(): void {
-    this.pendingHandle = this.writeBlock(this.dataBlock.finish(), this.compression);
+    const contents = this.dataBlock.finish();
+    this.pendingHandle = this.writeBlock(contents, this.compression);
+    this.onDataBlock?.(this.pendingHandle.offset, contents);
     this.dataBlock.reset();
     this.dataBlocks++;
   }
