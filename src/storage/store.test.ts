@@ -210,7 +210,7 @@ describe('Store', () => {
     await store.close();
   });
 
-  it('caches what flushes write, and compaction output as warm as its inputs were', async () => {
+  it('caches what flushes write, and what compactions write where the cache has room', async () => {
     const e = env();
     const kib = 1024;
     const base = {
@@ -239,8 +239,8 @@ describe('Store', () => {
     expect(cache.misses).toBe(0);
     await store.close();
 
-    // Reopened with a cache smaller than the data and nothing read: the inputs are cold, so the
-    // compaction's output goes only into free room and evicts nothing.
+    // Reopened with a cache smaller than the data: the compaction's output fills the free room
+    // and evicts nothing.
     store = await Store.open(e, { ...base, memoryBudgetBytes: kib * kib });
     cache = cacheOf(store);
     expect(cache.usageBytes).toBe(0);

@@ -663,11 +663,7 @@ export class Store {
       return;
     }
     const cut = this.options.compactionStyle === 'tiered' ? Infinity : this.options.targetFileBytes;
-    const out = new TableOutput(
-      this.outputContext(this.compactionWarmer(inputs)),
-      pick.outputLevel,
-      cut,
-    );
+    const out = new TableOutput(this.outputContext(this.compactionWarmer()), pick.outputLevel, cut);
     // Writes that arrive while the compaction runs are outside it too; if one has a timestamp
     // at or below a tombstone the compaction dropped, the output is discarded (see below).
     this.writtenMinTimestamp = Infinity;
@@ -777,26 +773,15 @@ export class Store {
   }
 
   /**
-   * Compaction output inherits the warmth of its inputs: the share of the inputs' bytes held in
-   * the block cache when the compaction starts is the share of output bytes cached, spread
-   * evenly along the output (those inputs' blocks leave the cache when the files are deleted,
-   * so this evicts little beyond what goes anyway). Cold data stays out: beyond that share an
-   * output block is cached only into free room, evicting nothing. (Cached bytes are counted
-   * uncompressed and file sizes compressed, so with compression the share is an upper bound.)
+   * Compaction output is cached only into free room: it evicts nothing, so a compaction of
+   * cold data cannot push out what readers use, and the free room its inputs leave in the
+   * cache once they are deleted takes the next compaction's output. (Letting the output
+   * inherit its inputs' cached share, evicting as it went, missed no fewer blocks under YCSB
+   * and raised the node's peak RSS by 45-60 MiB: evicted blocks are garbage until a major GC.)
    */
-  private compactionWarmer(inputs: readonly FileMeta[]): OutputContext['warm'] {
-    let inputBytes = 0;
-    let warmBytes = 0;
-    for (const f of inputs) {
-      inputBytes += f.size;
-      warmBytes += this.blockCache.fileUsageBytes(f.fileNumber);
-    }
-    const share = inputBytes === 0 ? 0 : Math.min(1, warmBytes / inputBytes);
-    let credit = 0;
+  private compactionWarmer(): OutputContext['warm'] {
     return (fileNumber, offset, contents) => {
-      credit += contents.length * share;
-      if (credit >= contents.length) credit -= contents.length;
-      else if (this.blockCache.freeBytes < contents.length + warmSlackBytes) return;
+      if (this.blockCache.freeBytes < contents.length + warmSlackBytes) return;
       this.cacheWrittenBlock(fileNumber, offset, contents);
     };
   }

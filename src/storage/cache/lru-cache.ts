@@ -66,14 +66,6 @@ export class BlockCache {
     return Math.max(0, this.capacity - this.usage);
   }
 
-  /** Bytes charged for the blocks of one file (walks that file's entries). */
-  fileUsageBytes(fileNumber: number): number {
-    let bytes = 0;
-    const file = this.files.get(fileNumber);
-    if (file) for (const e of file.values()) bytes += e.chargeBytes;
-    return bytes;
-  }
-
   get entries(): number {
     return this.count;
   }
