@@ -123,7 +123,29 @@ function checkFamily(schema: TableSchema, family: string): Uint8Array {
 }
 
 /** Translates a GetSpec; INVALID_ARGUMENT for unknown families or bad counts and bounds. */
+/**
+ * The plan of a get that names nothing (the newest version of every column), shared by every
+ * such read: the common case builds no arrays or options objects. Frozen, as readers share it.
+ */
+export const wholeRowPlan: ReadPlan = Object.freeze({
+  options: Object.freeze({ maxVersions: 1 }),
+  filter: undefined,
+  selected: undefined,
+});
+
+/** wholeRowPlan's options with value views (see GetOptions.valueViews), equally shared. */
+export const wholeRowViewOptions: GetOptions = Object.freeze({ maxVersions: 1, valueViews: true });
+
 export function readPlan(spec: GetSpec, schema: TableSchema): ReadPlan {
+  if (
+    spec.families === undefined &&
+    spec.columns === undefined &&
+    spec.timeRange === undefined &&
+    spec.filter === undefined &&
+    (spec.maxVersions === undefined || spec.maxVersions === 1)
+  ) {
+    return wholeRowPlan;
+  }
   checkCount('maxVersions', spec.maxVersions);
   const tr = spec.timeRange ?? {};
   checkTimestamp('timeRange.min', tr.min);

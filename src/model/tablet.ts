@@ -31,7 +31,15 @@ import {
   toWriteBatch,
   type MutationLimits,
 } from './mutation.js';
-import { readPlan, scanPlan, type GetSpec, type ReadPlan, type ScanSpec } from './read-spec.js';
+import {
+  readPlan,
+  scanPlan,
+  wholeRowPlan,
+  wholeRowViewOptions,
+  type GetSpec,
+  type ReadPlan,
+  type ScanSpec,
+} from './read-spec.js';
 import { RowLocks } from './row-lock.js';
 import { storeOptionsFor, type TableSchema } from './schema.js';
 import { TimestampOracle } from './timestamp-oracle.js';
@@ -316,7 +324,12 @@ export class Tablet {
     this.checkServing(r);
     checkRowKey(r, this.limits);
     const plan = readPlan(spec, this.schema);
-    const read = options.valueViews === true ? { ...plan.options, valueViews: true } : plan.options;
+    const read =
+      options.valueViews !== true
+        ? plan.options
+        : plan === wholeRowPlan
+          ? wholeRowViewOptions
+          : { ...plan.options, valueViews: true };
     return this.finish(plan, r, await this.store.get(r, read));
   }
 
