@@ -297,8 +297,11 @@ function filter(v: unknown, name: string, depth = 1, budget = { nodes: 0 }): Fil
   }
 }
 
+/** The spec of a get that names none: shared (frozen), as most gets send none. */
+const emptyGetSpec: WireGetSpec = Object.freeze({});
+
 export function getSpec(v: unknown, name: string): WireGetSpec {
-  if (v === undefined || v === null) return {};
+  if (v === undefined || v === null) return emptyGetSpec;
   const o = obj(v, name);
   const out: {
     families?: string[];
