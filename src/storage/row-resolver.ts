@@ -308,7 +308,12 @@ export class RowResolver {
       family: this.family,
       qualifier: this.qualifier,
       timestamp: ts,
-      value: value.buffer.byteLength > this.pinBytesMax ? copyBytes(value) : value,
+      // Only a bounded pin looks at the buffer: reading `.buffer` of a small on-heap array
+      // makes V8 move its bytes off the heap.
+      value:
+        this.pinBytesMax !== Infinity && value.buffer.byteLength > this.pinBytesMax
+          ? copyBytes(value)
+          : value,
     });
     if (++this.returned >= this.readMax) this.columnDone = true;
   }
