@@ -757,6 +757,7 @@ export class Store {
 
   /** Puts a block just written into the block cache, as a read of it would. */
   private cacheWrittenBlock(fileNumber: number, offset: number, contents: Uint8Array): void {
+    if (contents.length > this.blockCache.capacityBytes) return; // could never be cached
     const path = joinPath(this.options.dir, tableFileName(fileNumber));
     const block = Block.parse(copyBytes(contents), path, offset);
     this.blockCache.insert(fileNumber, offset, block, block.chargeBytes);
