@@ -49,6 +49,12 @@ export class MemtableIterator implements EntryIterator {
     return undefined;
   }
 
+  /** Positions on `node` (one of this skiplist's entries): Memtable.seekRow's entry point. */
+  moveToNode(node: SkiplistNode): void {
+    this.open();
+    this.moveTo(node);
+  }
+
   /** Idempotent; the iterator is invalid afterwards and positioning it is an assertion. */
   close(): void {
     this.list = undefined;

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { compareBytes, toHex } from '../../util/bytes.js';
+import { compareBytes, fromUtf8, toHex, utf8 } from '../../util/bytes.js';
 import { isTesseraError } from '../../util/errors.js';
 import { Prng } from '../../util/prng.js';
+import { encodeCellKey, internalKey, Kind, rowPrefixLength, rowStartKey } from '../key.js';
 import { Memtable } from './index.js';
 
 function sortedHex(keys: Iterable<Uint8Array>): string[] {
@@ -167,5 +168,74 @@ describe('Memtable', () => {
     expect(it.valid()).toBe(false);
     expectAssertion(() => it.seekToFirst());
     expectAssertion(() => it.seek(Uint8Array.of(0)));
+  });
+
+  it('finds a row through its row index where a seek lands, and no row it does not hold (many seeds)', () => {
+    for (let seed = 1; seed <= 60; seed++) {
+      const p = new Prng(seed);
+      const mem = new Memtable(p.fork(), 0, rowPrefixLength);
+      // Rows from a small alphabet with zero bytes (escaped in keys) and shared prefixes.
+      const rows = Array.from({ length: 1 + p.int(60) }, () =>
+        Uint8Array.from({ length: p.int(6) + 1 }, () => p.pick([0, 1, 0xff, 0x61])),
+      );
+      const check = (): void => {
+        for (const row of rows) {
+          const start = rowStartKey(row);
+          const seeked = mem.iterator();
+          seeked.seek(start);
+          const holds =
+            seeked.valid() &&
+            seeked.key().length > start.length &&
+            compareBytes(seeked.key().subarray(0, start.length), start) === 0;
+          const found = mem.seekRow(start);
+          expect(found !== undefined).toBe(holds);
+          if (found !== undefined) expect(toHex(found.key())).toBe(toHex(seeked.key()));
+        }
+      };
+      let seq = 1;
+      const n = p.int(500);
+      for (let i = 0; i < n; i++) {
+        const key = internalKey(
+          encodeCellKey({
+            row: p.pick(rows),
+            family: Uint8Array.of(0x66),
+            qualifier: p.bytes(p.int(3)),
+            timestamp: p.int(1000),
+            kind: Kind.Put,
+          }),
+          seq++,
+        );
+        mem.add(key, p.bytes(p.int(8)));
+        if (p.chance(0.05)) check();
+      }
+      check();
+      mem.freeze();
+      check();
+    }
+  });
+
+  it('tells apart two rows whose hashes collide', () => {
+    // 'row39455' and 'row1212150' have the same FNV-1a hash as row prefixes (found by search).
+    const mem = new Memtable(new Prng(1), 0, rowPrefixLength);
+    const key = (row: string): Uint8Array =>
+      internalKey(
+        encodeCellKey({
+          row: utf8(row),
+          family: utf8('f'),
+          qualifier: utf8('q'),
+          timestamp: 1,
+          kind: Kind.Put,
+        }),
+        1,
+      );
+    mem.add(key('row39455'), utf8('a'));
+    expect(mem.seekRow(rowStartKey(utf8('row1212150')))).toBeUndefined();
+    mem.add(key('row1212150'), utf8('b'));
+    expect(fromUtf8(mem.seekRow(rowStartKey(utf8('row1212150')))!.value())).toBe('b');
+    expect(fromUtf8(mem.seekRow(rowStartKey(utf8('row39455')))!.value())).toBe('a');
+  });
+
+  it('refuses seekRow without a row index', () => {
+    expectAssertion(() => new Memtable(new Prng(1)).seekRow(Uint8Array.of(1, 0, 1)));
   });
 });

@@ -18,6 +18,7 @@
  */
 import { assert } from '../../util/assert.js';
 import { MemtableIterator } from './iterator.js';
+import { RowIndex } from './row-index.js';
 import { Skiplist, nilNode, type HeightRandom } from './skiplist.js';
 
 export interface MemtableEntry {
@@ -29,16 +30,22 @@ export class Memtable {
   /** A caller-chosen number naming this memtable in logs and traces (default 0). */
   readonly id: number;
   private readonly list: Skiplist;
+  private readonly rowIndex: RowIndex | undefined;
+  private readonly rowLength: ((key: Uint8Array) => number) | undefined;
   private isFrozen = false;
 
   /**
    * `random` chooses skiplist tower heights only (never what readers see); pass a fork of the
-   * store's Random so these draws do not shift anyone else's.
+   * store's Random so these draws do not shift anyone else's. With `rowLength` (the length of
+   * the row prefix a key starts with: key.ts's rowPrefixLength) the memtable keeps a row index
+   * and answers `seekRow` without a search.
    */
-  constructor(random: HeightRandom, id = 0) {
+  constructor(random: HeightRandom, id = 0, rowLength?: (key: Uint8Array) => number) {
     assert(Number.isSafeInteger(id) && id >= 0, `memtable id must be a safe integer >= 0: ${id}`);
     this.id = id;
     this.list = new Skiplist(random);
+    this.rowLength = rowLength;
+    this.rowIndex = rowLength === undefined ? undefined : new RowIndex(this.list);
   }
 
   /** Number of entries. */
@@ -53,7 +60,7 @@ export class Memtable {
    * counted.
    */
   get approximateBytes(): number {
-    return this.list.bytesUsed;
+    return this.list.bytesUsed + (this.rowIndex?.bytes ?? 0);
   }
 
   get frozen(): boolean {
@@ -68,7 +75,23 @@ export class Memtable {
   /** Adds an entry (copied). The memtable must not be frozen and must not hold the key. */
   add(key: Uint8Array, value: Uint8Array): void {
     assert(!this.isFrozen, `add to frozen memtable ${this.id}`);
-    this.list.insert(key, value);
+    const node = this.list.insert(key, value);
+    if (this.rowIndex !== undefined) this.rowIndex.note(node, key, this.rowLength!(key));
+  }
+
+  /**
+   * An iterator on the first entry of the row whose prefix is row[0, rowLength) — where
+   * `iterator().seek(row)` would land — or undefined when the memtable holds no entry of the
+   * row. Needs the row index (constructor's `rowLength`); `row` is a row prefix as that
+   * function measures it.
+   */
+  seekRow(row: Uint8Array): MemtableIterator | undefined {
+    assert(this.rowIndex !== undefined, 'seekRow() of a memtable without a row index');
+    const node = this.rowIndex.find(row, row.length);
+    if (node === nilNode) return undefined;
+    const it = new MemtableIterator(this.list);
+    it.moveToNode(node);
+    return it;
   }
 
   /** The first entry whose key is >= target, or undefined: a point lookup without an iterator. */

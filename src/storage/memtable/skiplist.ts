@@ -141,9 +141,9 @@ export class Skiplist {
 
   /**
    * Adds an entry, copying the key and value into the arena (the caller may reuse its buffers).
-   * The key must not be present: a duplicate is an assertion failure.
+   * The key must not be present: a duplicate is an assertion failure. Returns the new node.
    */
-  insert(key: Uint8Array, value: Uint8Array): void {
+  insert(key: Uint8Array, value: Uint8Array): SkiplistNode {
     const entryBytes = key.length + value.length;
     if (entryBytes > skiplistEntryBytesMax) {
       throw invalidArgument(
@@ -187,6 +187,7 @@ export class Skiplist {
       pInts[pAt + 1] = prefix;
     }
     this.entries++;
+    return node;
   }
 
   /** The first entry whose key is >= target, or nilNode. */
@@ -203,6 +204,24 @@ export class Skiplist {
   next(node: SkiplistNode): SkiplistNode {
     assert(node !== nilNode, 'next() of no node');
     return this.link(node, 0);
+  }
+
+  /** Sign of (key of `node`) − key, in byte order. */
+  compareKey(node: SkiplistNode, key: Uint8Array): number {
+    assert(node !== nilNode, 'compareKey() of no node');
+    return this.compareNode(node, key);
+  }
+
+  /** Whether the key of `node` starts with prefix[0, length), without making a view. */
+  keyHasPrefix(node: SkiplistNode, prefix: Uint8Array, length: number): boolean {
+    assert(node !== nilNode, 'keyHasPrefix() of no node');
+    const ints = this.chunkInts[node >>> chunkShift]!;
+    const at = node & chunkOffsetMask;
+    if (ints[at + offKeyLength]! < length) return false;
+    const bytes = this.chunkBytes[node >>> chunkShift]!;
+    const start = (at + offLinks + 2 * ints[at + offHeight]!) << 2;
+    for (let i = length - 1; i >= 0; i--) if (bytes[start + i] !== prefix[i]) return false;
+    return true;
   }
 
   /** The key of `node`: a view into the arena, valid for the skiplist's life. */
