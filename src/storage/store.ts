@@ -273,7 +273,7 @@ export class Store {
   }
 
   private newMemtable(): Memtable {
-    return new Memtable(this.memRandom.fork());
+    return new Memtable(this.memRandom.fork(), 0, rowPrefixLength);
   }
 
   private async recover(): Promise<void> {
@@ -844,12 +844,13 @@ export class Store {
     version.ref();
     const opened: EntryIterator[] = [];
     const sources: EntryIterator[] = [];
+    // Table seeks waiting for the disk, until they are awaited together.
+    let pending: Promise<void>[] | undefined;
     try {
       // Every source is positioned here, on the row's first entry, and only those that hold
-      // the row join the merge: a memtable's seek is its lookup, a table is asked its bloom
-      // filter first. Most point reads then read one or two sources. Table seeks that need
-      // the disk run at once and are awaited together.
-      let pending: Promise<void>[] | undefined;
+      // the row join the merge: a memtable's lookup is its row index, a table is asked its
+      // bloom filter first. Most point reads then read one or two sources. Table seeks that
+      // need the disk run at once and are awaited together.
       const joinIfRow = (it: EntryIterator): void => {
         if (it.valid() && hasPrefix(it.key(), start)) sources.push(it);
       };
@@ -858,15 +859,21 @@ export class Store {
         const it = reader.iterator();
         opened.push(it);
         const step = it.seek(start);
-        if (step) (pending ??= []).push(step.then(() => joinIfRow(it)));
-        else joinIfRow(it);
+        if (step) {
+          const joined = step.then(() => joinIfRow(it));
+          // Observed at once: it may fail while a later table is still being opened, before
+          // Promise.all below takes it, and an unobserved rejection ends a Node process.
+          joined.catch(() => undefined);
+          (pending ??= []).push(joined);
+        } else joinIfRow(it);
       };
       const seekMem = (mem: Memtable): void => {
         if (mem.count === 0) return;
-        const it = mem.iterator();
+        // The row index finds the row's first entry, or that there is none, without a search.
+        const it = mem.seekRow(start);
+        if (it === undefined) return;
         opened.push(it);
-        it.seek(start);
-        joinIfRow(it);
+        sources.push(it);
       };
       seekMem(this.mem);
       for (let i = this.frozen.length - 1; i >= 0; i--) seekMem(this.frozen[i]!.mem);
@@ -885,7 +892,11 @@ export class Store {
           seekTable(reader);
         }
       }
-      if (pending !== undefined) await Promise.all(pending);
+      if (pending !== undefined) {
+        const all = pending;
+        pending = undefined;
+        await Promise.all(all);
+      }
       if (sources.length === 0) return [];
       // A table whose seek waited for the disk joins after the others: the merge's order of
       // sources only breaks ties, and keys are unique across sources (sequence numbers).
@@ -906,6 +917,9 @@ export class Store {
       }
       return resolver.cells();
     } finally {
+      // Left early (opening a later table failed): the seeks in flight are waited for, so
+      // that none fails unobserved and no iterator closes under its own read.
+      if (pending !== undefined) await Promise.allSettled(pending);
       for (const it of opened) it.close();
       version.unref();
     }
