@@ -160,14 +160,32 @@ export function encodeMethod(method: string): Uint8Array {
   return bytes;
 }
 
+/**
+ * Method names decoded before, by a hash of their bytes: a server sees a handful of names,
+ * and building each request's name a character at a time cost more than the lookup. Bounded:
+ * a peer sending ever new names only fills it up to the bound.
+ */
+const decodedMethods = new Map<number, string>();
+const DECODED_METHODS_MAX = 256;
+
 /** Decodes a method name, or returns undefined when a byte is outside 0x21..0x7e. */
 export function decodeMethod(buf: Uint8Array, start: number, length: number): string | undefined {
-  let s = '';
-  for (let i = start, end = start + length; i < end; i++) {
+  const end = start + length;
+  let hash = 0x811c9dc5 ^ length;
+  for (let i = start; i < end; i++) {
     const c = buf[i]!;
     if (c < 0x21 || c > 0x7e) return undefined;
-    s += String.fromCharCode(c);
+    hash = Math.imul(hash ^ c, 0x01000193);
   }
+  const known = decodedMethods.get(hash);
+  if (known !== undefined && known.length === length) {
+    let same = true;
+    for (let i = 0; i < length && same; i++) same = known.charCodeAt(i) === buf[start + i];
+    if (same) return known;
+  }
+  let s = '';
+  for (let i = start; i < end; i++) s += String.fromCharCode(buf[i]!);
+  if (decodedMethods.size < DECODED_METHODS_MAX) decodedMethods.set(hash, s);
   return s;
 }
 
