@@ -19,6 +19,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { StoreGauges, StoreStats } from '../storage/index.js';
+import { LocalHistogram } from './local-histogram.js';
 import type { RpcObserver, RpcOutcome } from '../wire/index.js';
 
 export const METRICS_PREFIX = 'tessera_';
@@ -67,16 +68,15 @@ export function rpcMetrics(registry: Registry): RpcObserver {
       }
     },
   });
-  const duration = new Histogram({
+  // One observation per request: counted in plain arrays (local-histogram.ts). Method names
+  // are bounded: the server reports unknown ones as one label.
+  const duration = new LocalHistogram({
     name: `${METRICS_PREFIX}rpc_request_duration_seconds`,
     help: 'Time from reading an RPC request to its end (answer, error, cancel or close)',
-    labelNames: ['method'] as const,
-    buckets: [...LATENCY_BUCKETS_SECONDS],
+    labelName: 'method',
+    buckets: LATENCY_BUCKETS_SECONDS,
     registers: [registry],
   });
-  // Label lookups hash their values; cache the children (method names are bounded: the
-  // server reports unknown ones as one label).
-  const histograms = new Map<string, { observe(v: number): void }>();
   return {
     onCall(method: string, micros: number, outcome: RpcOutcome): void {
       let byOutcome = counts.get(method);
@@ -90,12 +90,7 @@ export function rpcMetrics(registry: Registry): RpcObserver {
         byOutcome.set(outcome, count);
       }
       count.n++;
-      let histogram = histograms.get(method);
-      if (histogram === undefined) {
-        histogram = duration.labels(method);
-        histograms.set(method, histogram);
-      }
-      histogram.observe(micros / 1e6);
+      duration.observe(method, micros / 1e6);
     },
   };
 }
