@@ -893,9 +893,10 @@ export class Store {
         }
       }
       if (pending !== undefined) {
-        const all = pending;
+        // Every seek settles before any failure is thrown: no iterator closes under its read.
+        const settled = await Promise.allSettled(pending);
         pending = undefined;
-        await Promise.all(all);
+        for (const r of settled) if (r.status === 'rejected') throw r.reason;
       }
       if (sources.length === 0) return [];
       // A table whose seek waited for the disk joins after the others: the merge's order of
@@ -917,8 +918,7 @@ export class Store {
       }
       return resolver.cells();
     } finally {
-      // Left early (opening a later table failed): the seeks in flight are waited for, so
-      // that none fails unobserved and no iterator closes under its own read.
+      // Left before the seeks were awaited (opening a later table failed): wait for them too.
       if (pending !== undefined) await Promise.allSettled(pending);
       for (const it of opened) it.close();
       version.unref();
