@@ -122,7 +122,6 @@ function checkFamily(schema: TableSchema, family: string): Uint8Array {
   return utf8(family);
 }
 
-/** Translates a GetSpec; INVALID_ARGUMENT for unknown families or bad counts and bounds. */
 /**
  * The plan of a get that names nothing (the newest version of every column), shared by every
  * such read: the common case builds no arrays or options objects. Frozen, as readers share it.
@@ -136,6 +135,7 @@ export const wholeRowPlan: ReadPlan = Object.freeze({
 /** wholeRowPlan's options with value views (see GetOptions.valueViews), equally shared. */
 export const wholeRowViewOptions: GetOptions = Object.freeze({ maxVersions: 1, valueViews: true });
 
+/** Translates a GetSpec; INVALID_ARGUMENT for unknown families or bad counts and bounds. */
 export function readPlan(spec: GetSpec, schema: TableSchema): ReadPlan {
   if (
     spec.families === undefined &&
