@@ -174,43 +174,52 @@ export function storeMetrics(
     }
     return cached;
   };
-  for (const [field, name, help] of storeGaugeDefs) {
-    new Gauge({
+  // One series per store, labelled by table, its value read from the samples at scrape time.
+  const perTable = (
+    kind: 'gauge' | 'counter',
+    name: string,
+    help: string,
+    value: (s: StoreSample) => number | undefined,
+  ): void => {
+    const config = {
       name: `${METRICS_PREFIX}${name}`,
       help,
       labelNames: ['table'] as const,
       registers: [registry],
-      collect() {
-        this.reset();
-        for (const s of current()) this.inc({ table: s.table }, s.gauges[field]);
-      },
-    });
+    };
+    const fill = (m: { reset(): void; inc(labels: { table: string }, v: number): void }): void => {
+      m.reset();
+      for (const s of current()) {
+        const v = value(s);
+        if (v !== undefined) m.inc({ table: s.table }, v);
+      }
+    };
+    if (kind === 'gauge') {
+      new Gauge({
+        ...config,
+        collect() {
+          fill(this);
+        },
+      });
+    } else {
+      new Counter({
+        ...config,
+        collect() {
+          fill(this);
+        },
+      });
+    }
+  };
+  for (const [field, name, help] of storeGaugeDefs) {
+    perTable('gauge', name, help, (s) => s.gauges[field]);
   }
   for (const [field, name, help] of storeGaugeCounterDefs) {
-    new Counter({
-      name: `${METRICS_PREFIX}${name}`,
-      help,
-      labelNames: ['table'] as const,
-      registers: [registry],
-      collect() {
-        this.reset();
-        for (const s of current()) this.inc({ table: s.table }, s.gauges[field]);
-      },
-    });
+    perTable('counter', name, help, (s) => s.gauges[field]);
   }
   for (const [field, name, help, scale] of storeCounterDefs) {
-    new Counter({
-      name: `${METRICS_PREFIX}${name}`,
-      help,
-      labelNames: ['table'] as const,
-      registers: [registry],
-      collect() {
-        this.reset();
-        for (const s of current()) {
-          if (s.stats !== undefined) this.inc({ table: s.table }, s.stats[field] * scale);
-        }
-      },
-    });
+    perTable('counter', name, help, (s) =>
+      s.stats === undefined ? undefined : s.stats[field] * scale,
+    );
   }
   const fsync = new Histogram({
     name: `${METRICS_PREFIX}wal_fsync_duration_seconds`,
