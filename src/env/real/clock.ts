@@ -1,5 +1,5 @@
 /**
- * The real clock. Monotonic time is CLOCK_MONOTONIC (process.hrtime). Wall time is Date.now(),
+ * The real clock. Monotonic time is CLOCK_MONOTONIC (performance.now()). Wall time is Date.now(),
  * which only has millisecond resolution, refined by the monotonic clock: a read returns
  * `monoMicros() + offset`, and the offset is re-anchored whenever that value strays from the
  * millisecond Date.now() reports by more than MAX_WALL_ERROR_MICROS. So reads have
@@ -16,9 +16,14 @@ const CALIBRATION_SPIN_MAX_MICROS = 2000;
 const BRACKET_MAX_MICROS = 100;
 const BRACKET_ATTEMPTS_MAX = 3;
 
-/** Monotonic microseconds, comparable across every clock in this process. */
+/**
+ * Monotonic microseconds, comparable across every clock in this process. performance.now() is
+ * CLOCK_MONOTONIC since the process started, in milliseconds with sub-microsecond precision;
+ * unlike process.hrtime.bigint() it allocates nothing (two BigInts a read), and the RPC server
+ * reads this clock twice a request.
+ */
 export function monoMicros(): number {
-  return Number(process.hrtime.bigint() / 1000n);
+  return Math.floor(performance.now() * 1000);
 }
 
 export class RealClock implements Clock {
