@@ -8,20 +8,14 @@
  * wrong), while naming each row by a string built from its bytes cost every write ~1.5% of a
  * loaded node's time.
  */
-
-/** FNV-1a of the row's bytes. */
-function rowHash(row: Uint8Array): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < row.length; i++) h = Math.imul(h ^ row[i]!, 0x01000193);
-  return h | 0;
-}
+import { fnv1a } from '../util/fnv.js';
 
 export class RowLocks {
   private readonly tails = new Map<number, Promise<void>>();
 
   /** Runs `fn` once every operation queued before it on `row` (or one colliding) has finished. */
   async withRow<T>(row: Uint8Array, fn: () => Promise<T>): Promise<T> {
-    const key = rowHash(row);
+    const key = fnv1a(row);
     const prev = this.tails.get(key);
     let release!: () => void;
     const mine = new Promise<void>((resolve) => (release = resolve));

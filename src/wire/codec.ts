@@ -21,6 +21,7 @@
  */
 import { Packr, Unpackr } from 'msgpackr';
 import { TesseraError, isErrorCode, type ErrorDetails } from '../util/errors.js';
+import { fnv1aOffset, fnv1aStep } from '../util/fnv.js';
 import {
   ERROR_BODY_BYTES_MAX,
   ERROR_MESSAGE_CHARS_MAX,
@@ -171,11 +172,11 @@ const DECODED_METHODS_MAX = 256;
 /** Decodes a method name, or returns undefined when a byte is outside 0x21..0x7e. */
 export function decodeMethod(buf: Uint8Array, start: number, length: number): string | undefined {
   const end = start + length;
-  let hash = 0x811c9dc5 ^ length;
+  let hash = fnv1aOffset ^ length;
   for (let i = start; i < end; i++) {
     const c = buf[i]!;
     if (c < 0x21 || c > 0x7e) return undefined;
-    hash = Math.imul(hash ^ c, 0x01000193);
+    hash = fnv1aStep(hash, c);
   }
   const known = decodedMethods.get(hash);
   if (known !== undefined && known.length === length) {

@@ -1,5 +1,6 @@
 import { createHash, type Hash } from 'node:crypto';
 import { assert } from '../../util/assert.js';
+import { fnv1a } from '../../util/fnv.js';
 
 /**
  * The run's fingerprint: every executed event folds one line into a running SHA-256, so two
@@ -46,10 +47,5 @@ export class TraceLog {
 
 /** FNV-1a over the bytes, as 8 hex digits: a cheap content tag for trace lines. */
 export function contentTag(bytes: Uint8Array): string {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < bytes.length; i++) {
-    h ^= bytes[i]!;
-    h = Math.imul(h, 0x01000193);
-  }
-  return (h >>> 0).toString(16).padStart(8, '0');
+  return (fnv1a(bytes) >>> 0).toString(16).padStart(8, '0');
 }

@@ -13,15 +13,14 @@
  * a row, which a memtable of many tiny rows notices (its flushes come that much sooner, as the
  * index counts against its size), while a probe compares hashes, not keys, until one matches.
  */
+import { fnv1a } from '../../util/fnv.js';
 import { nilNode, type Skiplist, type SkiplistNode } from './skiplist.js';
 
 const slotsInitial = 16;
 
 /** FNV-1a over key[0, length): cheap, and spreads the decimal digits of YCSB-style keys well. */
 function hashRow(key: Uint8Array, length: number): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < length; i++) h = Math.imul(h ^ key[i]!, 0x01000193);
-  return h | 0;
+  return fnv1a(key, 0, length);
 }
 
 export class RowIndex {
