@@ -104,17 +104,8 @@ export function writeFlatMap(
     p = writeAscii(out, p, k);
     const items = obj[k]!;
     const n = items.length;
-    if (n < 16) {
-      out[p++] = 0x90 | n;
-    } else if (n < 0x10000) {
-      out[p++] = 0xdc;
-      view.setUint16(p, n);
-      p += 2;
-    } else {
-      out[p++] = 0xdd;
-      view.setUint32(p, n);
-      p += 4;
-    }
+    if (n < 16) out[p++] = 0x90 | n;
+    else p = writeTagged(out, view, p, n, 0xdc, 0xdd);
     for (let i = 0; i < n; i++) p = writeFlat(out, view, p, items[i]!);
   }
   return p;
@@ -129,14 +120,8 @@ function writeFlat(out: Uint8Array, view: DataView, p: number, v: Flat): number 
       } else if (v < 0x100) {
         out[p++] = 0xcc;
         out[p++] = v;
-      } else if (v < 0x10000) {
-        out[p++] = 0xcd;
-        view.setUint16(p, v);
-        p += 2;
       } else {
-        out[p++] = 0xce;
-        view.setUint32(p, v);
-        p += 4;
+        p = writeTagged(out, view, p, v, 0xcd, 0xce);
       }
     } else if (v >> 0 === v) {
       if (v >= -0x20) {
@@ -164,17 +149,30 @@ function writeFlat(out: Uint8Array, view: DataView, p: number, v: Flat): number 
   if (len < 0x100) {
     out[p++] = 0xc4;
     out[p++] = len;
-  } else if (len < 0x10000) {
-    out[p++] = 0xc5;
-    view.setUint16(p, len);
-    p += 2;
   } else {
-    out[p++] = 0xc6;
-    view.setUint32(p, len);
-    p += 4;
+    p = writeTagged(out, view, p, len, 0xc5, 0xc6);
   }
   out.set(v, p);
   return p + len;
+}
+
+/** `n` (unsigned, < 2^32) after `tag16` as a big-endian uint16 when it fits, else `tag32` + uint32. */
+function writeTagged(
+  out: Uint8Array,
+  view: DataView,
+  p: number,
+  n: number,
+  tag16: number,
+  tag32: number,
+): number {
+  if (n < 0x10000) {
+    out[p] = tag16;
+    view.setUint16(p + 1, n);
+    return p + 3;
+  }
+  out[p] = tag32;
+  view.setUint32(p + 1, n);
+  return p + 5;
 }
 
 function writeAscii(out: Uint8Array, p: number, s: string): number {
