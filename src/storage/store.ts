@@ -40,6 +40,7 @@ import {
 import type { EntryIterator } from './iterator.js';
 import {
   columnEndKey,
+  columnTrailerBytes,
   internalKey,
   rowPrefix,
   rowPrefixLength,
@@ -80,7 +81,7 @@ const groupBytesMax = 4 * 1024 * 1024;
 /** Rows per batch of scanBatches when the caller does not say. */
 const scanBatchRowsDefault = 256;
 /** Entries of a column a point read steps through before it seeks past what it no longer needs. */
-const sequentialSkipsMax = 8;
+const sequentialSkipsMax = 4;
 /** Room beyond a block's bytes a cache insert into free room leaves for its bookkeeping. */
 const warmSlackBytes = 1024;
 /** How long a writer is delayed, once per write, while level 0 is above the slowdown trigger. */
@@ -273,7 +274,7 @@ export class Store {
   }
 
   private newMemtable(): Memtable {
-    return new Memtable(this.memRandom.fork(), 0, rowPrefixLength);
+    return new Memtable(this.memRandom.fork(), 0, rowPrefixLength, columnTrailerBytes);
   }
 
   private async recover(): Promise<void> {

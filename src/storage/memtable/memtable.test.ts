@@ -2,7 +2,15 @@ import { describe, expect, it } from 'vitest';
 import { compareBytes, fromUtf8, toHex, utf8 } from '../../util/bytes.js';
 import { isTesseraError } from '../../util/errors.js';
 import { Prng } from '../../util/prng.js';
-import { encodeCellKey, internalKey, Kind, rowPrefixLength, rowStartKey } from '../key.js';
+import {
+  columnEndKey,
+  columnTrailerBytes,
+  encodeCellKey,
+  internalKey,
+  Kind,
+  rowPrefixLength,
+  rowStartKey,
+} from '../key.js';
 import { Memtable } from './index.js';
 
 function sortedHex(keys: Iterable<Uint8Array>): string[] {
@@ -210,6 +218,57 @@ describe('Memtable', () => {
       }
       check();
       mem.freeze();
+      check();
+    }
+  });
+
+  it("seeks forward past a column's versions where a fresh seek lands (many seeds)", () => {
+    // Few rows and columns, many versions each: the runs of versions a point read skips.
+    for (let seed = 1; seed <= 60; seed++) {
+      const p = new Prng(seed);
+      const mem = new Memtable(p.fork(), 0, rowPrefixLength, columnTrailerBytes);
+      const rows = Array.from({ length: 1 + p.int(4) }, () =>
+        Uint8Array.from({ length: p.int(4) + 1 }, () => p.pick([0, 1, 0xff, 0x61])),
+      );
+      const qualifiers = Array.from({ length: 1 + p.int(4) }, () => p.bytes(p.int(3)));
+      const keys: Uint8Array[] = [];
+      const check = (): void => {
+        const sorted = [...keys].sort(compareBytes);
+        const it = mem.iterator();
+        for (let q = 0; q < 40; q++) {
+          const from = sorted[p.int(sorted.length)]!;
+          it.seek(from);
+          expect(toHex(it.key())).toBe(toHex(from));
+          // A column end (what a point read seeks), or any later key, present or not.
+          const target = p.chance(0.6)
+            ? columnEndKey(from)
+            : p.chance(0.5)
+              ? sorted[p.int(sorted.length)]!
+              : p.bytes(p.int(12));
+          it.seek(target);
+          const fresh = mem.iterator();
+          fresh.seek(target);
+          expect(it.valid()).toBe(fresh.valid());
+          if (fresh.valid()) expect(toHex(it.key())).toBe(toHex(fresh.key()));
+        }
+      };
+      let seq = 1;
+      for (let i = 0; i < 20 + p.int(600); i++) {
+        const key = internalKey(
+          encodeCellKey({
+            row: p.pick(rows),
+            family: Uint8Array.of(0x66),
+            qualifier: p.pick(qualifiers),
+            // Mostly newer than before (each version in front of its column), some older.
+            timestamp: p.chance(0.8) ? 1000 + i : p.int(1000),
+            kind: p.chance(0.9) ? Kind.Put : Kind.DeleteColumn,
+          }),
+          seq++,
+        );
+        keys.push(key);
+        mem.add(key, p.bytes(p.int(8)));
+        if (p.chance(0.05)) check();
+      }
       check();
     }
   });

@@ -38,12 +38,19 @@ export class Memtable {
    * `random` chooses skiplist tower heights only (never what readers see); pass a fork of the
    * store's Random so these draws do not shift anyone else's. With `rowLength` (the length of
    * the row prefix a key starts with: key.ts's rowPrefixLength) the memtable keeps a row index
-   * and answers `seekRow` without a search.
+   * and answers `seekRow` without a search. With `runSuffixBytes` (key.ts's
+   * columnTrailerBytes) the skiplist links the versions of each column as a run (skiplist.ts),
+   * and an iterator's seek past a column's remaining versions jumps over them.
    */
-  constructor(random: HeightRandom, id = 0, rowLength?: (key: Uint8Array) => number) {
+  constructor(
+    random: HeightRandom,
+    id = 0,
+    rowLength?: (key: Uint8Array) => number,
+    runSuffixBytes = 0,
+  ) {
     assert(Number.isSafeInteger(id) && id >= 0, `memtable id must be a safe integer >= 0: ${id}`);
     this.id = id;
-    this.list = new Skiplist(random);
+    this.list = new Skiplist(random, runSuffixBytes);
     this.rowLength = rowLength;
     this.rowIndex = rowLength === undefined ? undefined : new RowIndex(this.list);
   }

@@ -202,4 +202,86 @@ describe('Skiplist', () => {
     expect(a.bytesUsed).toBe(b.bytesUsed);
     expect(collect(a)).toEqual(collect(b));
   });
+
+  it('seekFrom lands where seek does, from any entry before the target (many seeds)', () => {
+    for (let seed = 1; seed <= 60; seed++) {
+      const p = new Prng(seed);
+      const list = new Skiplist(p.fork());
+      const model = new SortedModel();
+      const shape = seed % 3;
+      for (let i = 0; i < 50 + p.int(800); i++) {
+        const key = randomKey(p, shape);
+        if (model.has(key)) continue;
+        list.insert(key, randomValue(p));
+        model.insert(key, randomValue(p));
+      }
+      const nodes: SkiplistNode[] = [];
+      for (let n = list.first(); n !== nilNode; n = list.next(n)) nodes.push(n);
+      for (let q = 0; q < 200 && nodes.length > 0; q++) {
+        const from = p.int(nodes.length);
+        // Near targets (a few entries ahead) and far ones, present and absent.
+        const ahead = p.chance(0.5) ? from + 1 + p.int(4) : from + 1 + p.int(nodes.length);
+        const target =
+          ahead < model.keys.length && p.chance(0.5) ? model.keys[ahead]! : randomKey(p, shape);
+        if (compareBytes(model.keys[from]!, target) >= 0) continue;
+        expect(list.seekFrom(nodes[from]!, target)).toBe(list.seek(target));
+      }
+    }
+  });
+
+  it('links every entry to a later entry of its run, never past the run (many seeds)', () => {
+    // Runs: keys equal but for their last 2 bytes, as the store's column versions are but for
+    // their 17-byte trailer. Few run prefixes and many suffixes make long runs, and inserts in
+    // random order put new entries at a run's front, middle and back. The prefixes end in the
+    // only zero byte they hold, so none is a prefix of another (the store's column parts end
+    // in a terminator the same way).
+    const suffix = 2;
+    const runOf = (k: Uint8Array): string => toHex(k.subarray(0, k.length - suffix));
+    for (let seed = 1; seed <= 60; seed++) {
+      const p = new Prng(seed);
+      const list = new Skiplist(p.fork(), suffix);
+      const prefixes = Array.from({ length: 1 + p.int(12) }, () => {
+        const body = Array.from({ length: p.int(5) }, () => p.between(1, 3));
+        return Uint8Array.from([...body, 0]);
+      });
+      const seen = new Set<string>();
+      for (let i = 0; i < 50 + p.int(600); i++) {
+        const key = new Uint8Array([...p.pick(prefixes), ...p.bytes(suffix)]);
+        if (seen.has(toHex(key))) continue;
+        seen.add(toHex(key));
+        list.insert(key, p.bytes(3));
+      }
+      let jumps = 0;
+      for (let n = list.first(); n !== nilNode; n = list.next(n)) {
+        const end = list.runEnd(n);
+        if (end === n) continue;
+        jumps++;
+        // Walking from n to its run end passes only entries of n's run.
+        let m = n;
+        while (m !== end) {
+          m = list.next(m);
+          expect(m).not.toBe(nilNode);
+          expect(runOf(list.key(m))).toBe(runOf(list.key(n)));
+        }
+      }
+      expect(jumps).toBeGreaterThan(0);
+    }
+    // Without runs every entry is its own.
+    const plain = new Skiplist(new Prng(1));
+    const a = plain.insert(Uint8Array.of(1, 1, 1), Uint8Array.of(0));
+    plain.insert(Uint8Array.of(1, 1, 0), Uint8Array.of(0));
+    expect(plain.runEnd(a)).toBe(a);
+    expect(plain.runEnd(plain.first())).toBe(plain.first());
+  });
+
+  it('links a run of versions inserted newest first to its oldest entry', () => {
+    // The store's common case: each new version of a column sorts in front of the older ones.
+    const list = new Skiplist(new Prng(3), 1);
+    const nodes: SkiplistNode[] = [];
+    for (let v = 200; v >= 1; v--)
+      nodes.push(list.insert(Uint8Array.of(7, 7, v), Uint8Array.of(v)));
+    const after = list.insert(Uint8Array.of(7, 8, 0), Uint8Array.of(0)); // the next run
+    for (const n of nodes) expect(list.runEnd(n)).toBe(nodes[0]);
+    expect(list.next(list.runEnd(list.first()))).toBe(after);
+  });
 });

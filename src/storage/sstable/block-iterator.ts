@@ -9,7 +9,7 @@
  */
 import { assert } from '../../util/assert.js';
 import { type Block, blockCorruption } from './block.js';
-import { compareFrom } from './compare.js';
+import { compareFrom, compareRange } from './compare.js';
 
 /**
  * V8 keeps typed arrays of up to 64 bytes on its heap and gives larger ones a separately
@@ -97,6 +97,12 @@ export class BlockIterator {
       this.valueStart,
       this.valueStart + this.valueLength,
     ));
+  }
+
+  /** Sign of (current key) − target, in byte order, without making a view of the key. */
+  compareKey(target: Uint8Array): number {
+    assert(this.isValid, 'BlockIterator.compareKey on an invalid iterator');
+    return compareRange(this.keyBuf, 0, this.keyLength, target);
   }
 
   seekToFirst(): void {

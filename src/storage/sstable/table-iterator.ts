@@ -23,6 +23,8 @@ export interface TableIteratorOptions {
   readonly fillCache?: boolean;
 }
 
+/** Entries a forward seek steps through in the current block before it searches. */
+const seekHopsMax = 4;
 /** Readahead starts at this many blocks when a scan walks off a block… */
 const readaheadBlocksMin = 4;
 /** …and doubles on every further sequential miss up to this many (about 256 KiB). */
@@ -65,6 +67,17 @@ export class TableIterator implements EntryIterator {
 
   seek(target: Uint8Array): Step {
     this.checkOpen();
+    // A short hop first: a point read skipping the rest of a column finds the next column an
+    // entry or two ahead in the block it is on (a compacted table keeps one version of most
+    // columns), where a seek would search the index and the block's restart points again.
+    const it = this.blockIter;
+    if (it.valid() && it.compareKey(target) < 0) {
+      for (let k = 0; k < seekHopsMax; k++) {
+        it.next();
+        if (!it.valid()) break;
+        if (it.compareKey(target) >= 0) return;
+      }
+    }
     const i = this.index.find(target);
     if (i >= this.index.count) {
       this.unload();

@@ -105,6 +105,20 @@ describe('TableBuilder + TableReader on real files', () => {
         }
         expect(got).toEqual(entries.slice(j, j + 3).map(([k]) => toHex(k)));
       }
+      // Forward seeks a few entries ahead (which step along the block) and far ahead (which
+      // search), onto keys and just above them, from a positioned iterator.
+      for (let n = 0; n < 3000; n++) {
+        const i = prng.int(entries.length);
+        await settle(it.seek(entries[i]![0]));
+        const d = prng.chance(0.8) ? 1 + prng.int(8) : 1 + prng.int(5000);
+        const j = Math.min(entries.length - 1, i + d);
+        const k = entries[j]![0];
+        const target = prng.chance(0.5) ? k : Uint8Array.from([...k, 0]);
+        await settle(it.seek(target));
+        const want = target === k ? j : j + 1;
+        if (want === entries.length) expect(it.valid()).toBe(false);
+        else expect(toHex(it.key())).toBe(toHex(entries[want]![0]));
+      }
       it.close();
       await reader.close();
     });
