@@ -35,6 +35,7 @@ interface YcsbOptions {
   records: number;
   operations: number;
   clients: number;
+  connections?: number;
   target?: string;
   compare?: string;
   seed: number;
@@ -76,6 +77,11 @@ export function ycsbBenchCommand(): Command {
     )
     .option('--operations <n>', 'operations of the run phase', positiveInt('--operations'), 100_000)
     .option('--clients <n>', 'concurrent closed-loop clients', positiveInt('--clients'), 32)
+    .option(
+      '--connections <n>',
+      "connections the clients share, for every system (default: each binding's own: Tessera 1, as YCSB's HBase binding; Redis one per client, as its Jedis binding)",
+      positiveInt('--connections'),
+    )
     .option('--target <url>', 'tessera://host:port or redis://host:port (default: spawn a node)')
     .option('--compare <system>', "also run against 'redis' (a fresh fsync-always redis-server)")
     .option('--seed <n>', 'seed of the workload generators', (v) => Number(v), 1)
@@ -125,6 +131,7 @@ async function measure(
       records: opts.records,
       operations: opts.operations,
       clients: opts.clients,
+      ...(opts.connections === undefined ? {} : { connections: opts.connections }),
       progress: !opts.json && process.stderr.isTTY === true,
     });
     const rss = peakRssKiB?.();
@@ -250,7 +257,7 @@ function printReport(report: Report): void {
   );
   for (const s of report.systems) {
     out.push('');
-    out.push(`${s.system}: ${s.description}`);
+    out.push(`${s.system}: ${s.description}; ${s.connections} connection(s)`);
     for (const phase of [s.load, s.run]) {
       const errs = phase.errors ? `, ${phase.errors} errors (${phase.firstError})` : '';
       const nf = phase.notFound ? `, ${phase.notFound} not found` : '';

@@ -2,6 +2,7 @@
  * Runs one YCSB workload against one system: a load phase (`records` inserts) and a run phase
  * (`operations` operations drawn from the workload's mix), each by `clients` closed-loop
  * clients with one operation outstanding, latencies into an HDR histogram per operation type.
+ * The clients share `connections` connections, client i the (i mod connections)-th.
  */
 import { Presets, SingleBar } from 'cli-progress';
 import { LatencyHistogram } from '../histogram.js';
@@ -39,6 +40,8 @@ export interface PhaseResult {
 export interface SystemResult {
   readonly system: string;
   readonly address: string;
+  /** Connections the clients shared. */
+  readonly connections: number;
   readonly load: PhaseResult;
   readonly run: PhaseResult;
 }
@@ -47,6 +50,8 @@ export interface RunOptions {
   readonly records: number;
   readonly operations: number;
   readonly clients: number;
+  /** Connections the clients share (at most `clients`); default: the system's own habit. */
+  readonly connections?: number;
   readonly progress: boolean;
 }
 
@@ -155,7 +160,7 @@ async function runPhase(
   };
 }
 
-/** Load then run `stream`'s workload against `system` with `clients` connections. */
+/** Load then run `stream`'s workload against `system` with `clients` clients. */
 export async function runWorkload(
   system: YcsbSystem,
   stream: WorkloadStream,
@@ -166,12 +171,22 @@ export async function runWorkload(
     throw new RangeError(`records, clients must be positive, operations not negative`);
   }
   await system.prepare();
-  const targets = await Promise.all(Array.from({ length: clients }, () => system.open()));
+  const connections = Math.min(clients, options.connections ?? system.defaultConnections(clients));
+  if (!(connections > 0)) throw new RangeError(`connections must be positive`);
+  const opened = await Promise.allSettled(Array.from({ length: connections }, () => system.open()));
+  const targets: YcsbTarget[] = [];
+  for (const r of opened) if (r.status === 'fulfilled') targets.push(r.value);
+  const failed = opened.find((r) => r.status === 'rejected');
+  if (failed !== undefined) {
+    await Promise.all(targets.map((t) => t.close().catch(() => {})));
+    throw failed.reason;
+  }
+  const clientTargets = Array.from({ length: clients }, (_, i) => targets[i % connections]!);
   try {
     const load = await runPhase(
       'load',
       `${system.name} load`,
-      targets,
+      clientTargets,
       records,
       () => stream.loadOp(),
       () => {},
@@ -180,13 +195,13 @@ export async function runWorkload(
     const run = await runPhase(
       'run',
       `${system.name} run ${stream.spec.name.toUpperCase()}`,
-      targets,
+      clientTargets,
       operations,
       () => stream.nextOp(),
       (op) => stream.acknowledge(op),
       progress,
     );
-    return { system: system.name, address: system.address, load, run };
+    return { system: system.name, address: system.address, connections, load, run };
   } finally {
     await Promise.all(targets.map((t) => t.close().catch(() => {})));
   }

@@ -3,8 +3,12 @@
  * operations, with a Tessera implementation (the public Database/Table API) and a Redis one
  * (ioredis, shaped like YCSB's redis binding).
  *
- * As in YCSB, every benchmark client owns its own binding instance (its own connection), so a
- * run with N clients opens N connections to either system.
+ * Connections follow each system's YCSB binding unless the run says otherwise: YCSB's Redis
+ * binding gives every client thread its own Jedis connection (one command outstanding on
+ * each), while its HBase binding shares one `Connection` among all threads, whose RPC client
+ * multiplexes every thread's calls to a server over one socket. Tessera's client multiplexes
+ * the same way, so its clients share one Database; Redis's clients each open their own. A
+ * target is safe to share: its operations hold no state between awaits.
  */
 import { Redis } from 'ioredis';
 import type { Database, Table } from '../../../client/table-api.js';
@@ -29,6 +33,8 @@ export interface YcsbSystem {
   /** `tessera` or `redis`. */
   readonly name: string;
   readonly address: string;
+  /** Connections `clients` clients share when the run does not say (its binding's habit). */
+  defaultConnections(clients: number): number;
   /** Creates what the load phase needs (the table), if missing. */
   prepare(): Promise<void>;
   open(): Promise<YcsbTarget>;
@@ -94,6 +100,7 @@ export function tesseraSystem(address: string, connect: ConnectFn): YcsbSystem {
   return {
     name: 'tessera',
     address,
+    defaultConnections: () => 1,
     async prepare() {
       const db = await connect([address]);
       try {
@@ -220,6 +227,7 @@ export function redisSystem(target: string, { flush = false } = {}): YcsbSystem 
   return {
     name: 'redis',
     address: `${host}:${port}`,
+    defaultConnections: (clients) => clients,
     async prepare() {
       if (!flush) return;
       const redis = await open();
