@@ -87,6 +87,13 @@ export interface OpenOptions {
   readonly truncate?: boolean;
   /** Open for reading only; writes fail with IO_ERROR. */
   readonly readOnly?: boolean;
+  /**
+   * Every write and append is durable once it resolves, as if followed by `sync()` (O_DSYNC):
+   * one trip to the disk instead of two for a log that syncs after every write. `sync()` then
+   * only waits for writes in flight (and still syncs after a truncate). A crash during a write
+   * may keep part of it, as for any unsynced write.
+   */
+  readonly dsync?: boolean;
 }
 
 export interface FileStat {

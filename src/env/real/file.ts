@@ -30,12 +30,17 @@ export class RealFile implements File {
   /** The first failed write or truncate; every later sync fails with it. */
   private failure: TesseraError | undefined;
   private closed = false;
+  /** Opened with O_DSYNC: writes are durable when they complete. */
+  private readonly dsync: boolean;
+  /** A truncate since the last fdatasync (O_DSYNC does not cover it). */
+  private truncated = false;
 
-  /** `size` is the file's length when opened. */
-  constructor(path: string, handle: FileHandle, size: number) {
+  /** `size` is the file's length when opened; `dsync`: it was opened with O_DSYNC. */
+  constructor(path: string, handle: FileHandle, size: number, dsync = false) {
     this.path = path;
     this.handle = handle;
     this.end = size;
+    this.dsync = dsync;
   }
 
   async size(): Promise<number> {
@@ -92,6 +97,9 @@ export class RealFile implements File {
         this.failure,
       );
     }
+    // With O_DSYNC every write above returned durable: only a truncate needs the fdatasync.
+    if (this.dsync && !this.truncated) return;
+    this.truncated = false;
     try {
       await this.handle.datasync();
     } catch (err) {
@@ -104,6 +112,7 @@ export class RealFile implements File {
     this.checkOpen('truncate');
     checkOffset(length, 'length');
     this.end = length;
+    this.truncated = true;
     const earlier = [...this.pending];
     const op = Promise.allSettled(earlier).then(() => this.handle.truncate(length));
     const settled = op.then(ignore, ignore);

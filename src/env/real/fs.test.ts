@@ -1,4 +1,5 @@
-import { mkdtemp, rm, symlink } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { mkdtemp, readdir, readFile, readlink, rm, symlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -93,6 +94,37 @@ describe('RealFile', () => {
     await f.sync();
     await f.close();
     expect(fromUtf8(await fs.readFile('a'))).toBe('hello');
+  });
+
+  it('opens a dsync file with O_DSYNC (Linux: seen in /proc/self/fdinfo) and works as any file', async () => {
+    const flagsOf = async (name: string): Promise<number | undefined> => {
+      if (process.platform !== 'linux') return undefined;
+      const target = join(dir, name);
+      for (const fd of await readdir('/proc/self/fd')) {
+        const link = await readlink(`/proc/self/fd/${fd}`).catch(() => '');
+        if (link !== target) continue;
+        const info = await readFile(`/proc/self/fdinfo/${fd}`, 'utf8');
+        return parseInt(/flags:\s*([0-7]+)/.exec(info)![1]!, 8);
+      }
+      throw new Error(`no descriptor open on ${target}`);
+    };
+    const d = await fs.open('d', { create: true, dsync: true });
+    const plain = await fs.open('p', { create: true });
+    const dsyncBit = constants.O_DSYNC;
+    const dFlags = await flagsOf('d');
+    if (dFlags !== undefined) {
+      expect(dFlags & dsyncBit).toBe(dsyncBit);
+      expect((await flagsOf('p'))! & dsyncBit).toBe(0);
+    }
+    expect(await d.append(utf8('hello'))).toBe(0);
+    await d.write(5, utf8('!'));
+    await d.sync(); // only waits: every write returned durable
+    await d.truncate(2);
+    await d.sync(); // a truncate is not covered by O_DSYNC: this one fdatasyncs
+    expect(await d.size()).toBe(2);
+    await d.close();
+    await plain.close();
+    expect(fromUtf8(await fs.readFile('d'))).toBe('he');
   });
 
   it('returns plain Uint8Arrays, not pooled Buffers', async () => {

@@ -43,7 +43,7 @@ export class RealFileSystem implements FileSystem {
     try {
       const stat = await handle.stat();
       if (stat.isDirectory()) throw ioError(`open '${path}': is a directory`, { path });
-      return new RealFile(path, handle, stat.size);
+      return new RealFile(path, handle, stat.size, options.dsync === true && dsyncFlag !== 0);
     } catch (err) {
       await handle.close().catch(() => undefined);
       throw fsError(err, 'open', path);
@@ -163,8 +163,12 @@ function openFlags(options: OpenOptions, path: string): number {
   let flags = options.readOnly ? constants.O_RDONLY : constants.O_RDWR;
   if (options.create) flags |= constants.O_CREAT | (options.exclusive ? constants.O_EXCL : 0);
   if (options.truncate) flags |= constants.O_TRUNC;
+  if (options.dsync) flags |= dsyncFlag;
   return flags;
 }
+
+/** O_DSYNC where the platform has it; elsewhere (Windows) `dsync` files fdatasync on sync(). */
+const dsyncFlag: number = (constants as { O_DSYNC?: number }).O_DSYNC ?? 0;
 
 /** Removes a file, or an empty directory (unlink refuses directories: EISDIR, or EPERM on macOS). */
 async function removeOne(abs: string): Promise<void> {

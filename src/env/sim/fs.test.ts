@@ -196,6 +196,25 @@ describe('simulated FileSystem contract', () => {
     expect(syncMicros).toBeGreaterThan(writeMicros * 3);
   });
 
+  it("makes a dsync file's writes durable when they resolve, and only then", async () => {
+    for (const dsync of [true, false]) {
+      const world = new SimWorld({ seed: 4 });
+      const node = world.addNode('n1');
+      const run = <T>(p: Promise<T>): Promise<T> => world.settle(p);
+      const f = await run(node.env.fs.open('/a', { create: true, dsync }));
+      await run(node.env.fs.syncDir('/'));
+      await run(f.append(utf8('first')));
+      await run(f.write(5, utf8('+second')));
+      const durable = node.disk.durableSnapshot().get('/a');
+      expect(fromUtf8(durable ?? new Uint8Array(0))).toBe(dsync ? 'first+second' : '');
+      // A truncate is not covered: sync() makes it durable.
+      await run(f.truncate(5));
+      expect(node.disk.durableSnapshot().get('/a')?.length).toBe(dsync ? 12 : 0);
+      await run(f.sync());
+      expect(fromUtf8(node.disk.durableSnapshot().get('/a')!)).toBe('first');
+    }
+  });
+
   it('completes operations on one file in issue order', async () => {
     const { fs, run } = setup();
     const f = await run(fs.open('/a', { create: true }));

@@ -23,7 +23,7 @@ export class SimFileSystem implements FileSystem {
     const mutates = options.create === true || options.truncate === true;
     return this.run('meta', mutates ? 'write' : 'meta', `open ${path}`, () => {
       const inode = this.disk.volume.open(path, options);
-      return new SimFile(this, path, inode, options.readOnly === true);
+      return new SimFile(this, path, inode, options.readOnly === true, options.dsync === true);
     });
   }
 
@@ -94,12 +94,16 @@ export class SimFileSystem implements FileSystem {
 /** An open file: operations on it complete in issue order (one lane per inode). */
 class SimFile implements File {
   private closed = false;
+  /** A truncate since the last sync (O_DSYNC does not cover it). */
+  private truncated = false;
 
   constructor(
     private readonly fs: SimFileSystem,
     readonly path: string,
     private readonly inode: FileInode,
     private readonly readOnly: boolean,
+    /** Writes are durable once they resolve: each is a write op followed by a sync op. */
+    private readonly dsync: boolean,
   ) {}
 
   size(): Promise<number> {
@@ -118,29 +122,43 @@ class SimFile implements File {
     const bad = badRange(position, data.length, this.path) ?? this.readOnlyError();
     if (bad) return Promise.reject(bad);
     const copy = copyBytes(data);
-    return this.op('write', `write @${position} ${copy.length}B`, () =>
+    const written = this.op('write', `write @${position} ${copy.length}B`, () =>
       this.fs.volume.write(this.inode, position, copy),
     );
+    return this.dsync ? written.then(() => this.syncNow()) : written;
   }
 
   append(data: Uint8Array): Promise<number> {
     const bad = this.readOnlyError();
     if (bad) return Promise.reject(bad);
     const copy = copyBytes(data);
-    return this.op('write', `append ${copy.length}B`, () => {
+    const appended = this.op('write', `append ${copy.length}B`, () => {
       const position = this.inode.current.length;
       this.fs.volume.write(this.inode, position, copy);
       return position;
     });
+    // O_DSYNC modelled as the write and then an fsync, so a crash between them (or a failing
+    // sync) behaves as it would for a write that had not returned yet.
+    return this.dsync ? appended.then((position) => this.syncNow().then(() => position)) : appended;
   }
 
   sync(): Promise<void> {
+    // As O_DSYNC: every write returned durable, so only a truncate since needs the sync; the
+    // zero-cost op still waits for the operations issued before it.
+    if (this.dsync && !this.truncated) return this.op('meta', 'sync (dsync)', () => undefined);
+    this.truncated = false;
+    return this.op('sync', 'sync', () => this.fs.volume.sync(this.inode));
+  }
+
+  /** The sync half of a dsync write. */
+  private syncNow(): Promise<void> {
     return this.op('sync', 'sync', () => this.fs.volume.sync(this.inode));
   }
 
   truncate(length: number): Promise<void> {
     const bad = badRange(0, length, this.path) ?? this.readOnlyError();
     if (bad) return Promise.reject(bad);
+    this.truncated = true;
     return this.op('write', `truncate ${length}`, () =>
       this.fs.volume.truncate(this.inode, length),
     );

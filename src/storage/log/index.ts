@@ -10,5 +10,5 @@ export {
   recordBytesMax,
   recordHeaderBytes,
 } from './format.js';
-export { LogWriter, encodeRecordBytes } from './writer.js';
+export { LogWriter, encodeRecordBytes, type LogWriterOptions } from './writer.js';
 export { parseLog, readLog, type LogReadOptions, type LogReadResult } from './reader.js';
