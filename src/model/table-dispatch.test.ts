@@ -184,6 +184,26 @@ describe('TableDispatcher operations', () => {
     const viewed = cellsFromWire((await server.call('table.get', last)).cells);
     expect(fromUtf8(viewed[0]!.value)).toBe(big);
     expect(viewed[0]!.value.buffer.byteLength).toBeGreaterThan(64 * 1024); // an arena chunk
+    // Scans too, except the row a scanner reads ahead and keeps until the next call.
+    const scanOf = async (dispatcher: TableDispatcher) => {
+      const first = await dispatcher.call('table.scan', {
+        table: 't',
+        spec: { startRow: b('r198') },
+        batchRows: 1,
+      });
+      const next = await dispatcher.call('table.scanNext', { scanner: first.scanner });
+      await dispatcher.call('table.scanClose', { scanner: first.scanner });
+      return [first.rows[0]!, next.rows[0]!].map((r) => cellsFromWire(r.cells)[0]!.value);
+    };
+    const [plain198, plain199] = await scanOf(d);
+    expect(fromUtf8(plain199!)).toBe(big);
+    expect(plain198!.buffer.byteLength).toBeLessThanOrEqual(64 * 1024);
+    expect(plain199!.buffer.byteLength).toBeLessThanOrEqual(64 * 1024);
+    const [view198, kept199] = await scanOf(server);
+    expect(fromUtf8(view198!)).toBe(big);
+    expect(fromUtf8(kept199!)).toBe(big);
+    expect(view198!.buffer.byteLength).toBeGreaterThan(64 * 1024); // a view of the arena
+    expect(kept199!.buffer.byteLength).toBe(kept199!.length); // read ahead: its own copy
     await server.close();
   });
 

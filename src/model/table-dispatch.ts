@@ -11,7 +11,7 @@
  */
 import type { Env, Timer } from '../env/index.js';
 import type { Cell, RowResult } from '../storage/index.js';
-import { fromUtf8 } from '../util/bytes.js';
+import { copyBytes, fromUtf8 } from '../util/bytes.js';
 import { TesseraError, invalidArgument, toTesseraError } from '../util/errors.js';
 import type { Database } from './database.js';
 import {
@@ -66,6 +66,11 @@ interface Scanner {
 
 type Handlers = { readonly [M in TableMethod]: (req: unknown) => Promise<TableReply<M>> };
 
+/** The row with its own copy of every value (values may be views of large stored buffers). */
+function ownedRow(r: RowResult): RowResult {
+  return { row: r.row, cells: r.cells.map((c) => ({ ...c, value: copyBytes(c.value) })) };
+}
+
 function wireCells(cells: readonly Cell[]): (string | number | Uint8Array)[] {
   const out = new Array<string | number | Uint8Array>(cells.length * 4);
   let i = 0;
@@ -102,8 +107,9 @@ export class TableDispatcher implements TableCaller {
   private readonly handlers: Handlers;
 
   /**
-   * `valueViews`: a get's values may be views of stored bytes (see storage ReadOptions), for a
-   * caller that encodes the reply at once — the RPC server. Embedded callers keep rows for as
+   * `valueViews`: the values of a get or a scan may be views of stored bytes (see storage
+   * ReadOptions), for a caller that encodes each reply at once — the RPC server. (The one row a
+   * scanner reads ahead and keeps between calls is copied.) Embedded callers keep rows for as
    * long as they like, so by default values are copied out of large buffers.
    */
   constructor(
@@ -279,7 +285,10 @@ export class TableDispatcher implements TableCaller {
     const s: Scanner = {
       id: this.newScannerId(),
       table,
-      rows: tablet.scan({ ...spec, batchSize: Math.min(batchRows + 1, scanBatchRowsMax) }),
+      rows: tablet.scan(
+        { ...spec, batchSize: Math.min(batchRows + 1, scanBatchRowsMax) },
+        { valueViews: this.options.valueViews === true },
+      ),
       batchRows,
       head: undefined,
       lease: undefined,
@@ -339,7 +348,8 @@ export class TableDispatcher implements TableCaller {
         r = next.value;
       }
       if (rows.length >= s.batchRows || (rows.length > 0 && size >= scanBatchBytesMax)) {
-        s.head = r;
+        // Kept until the next call, maybe for the whole lease: a view would pin its buffer.
+        s.head = this.options.valueViews === true ? ownedRow(r) : r;
         return { rows, done: false };
       }
       rows.push({ row: r.row, cells: wireCells(r.cells) });

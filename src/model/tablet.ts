@@ -338,8 +338,13 @@ export class Tablet {
    * the spec selects after its filter; rows the filter empties are skipped and do not count
    * towards the limit. The scan reads one point in time. A range that starts outside the
    * tablet is NOT_SERVING (the client continues a longer scan at the next tablet's first row).
+   * `valueViews`: as for get — values may pin large internal buffers, for callers that encode
+   * each row at once.
    */
-  async *scan(spec: ScanSpec = {}): AsyncGenerator<RowResult> {
+  async *scan(
+    spec: ScanSpec = {},
+    scanOptions: { readonly valueViews?: boolean } = {},
+  ): AsyncGenerator<RowResult> {
     const plan = scanPlan(spec, this.schema);
     const start = plan.options.startRow ?? new Uint8Array(0);
     this.checkServing(start);
@@ -352,6 +357,7 @@ export class Tablet {
       ...plan.options,
       ...(start.length === 0 ? {} : { startRow: start }),
       ...(stop === undefined ? {} : { stopRow: stop }),
+      ...(scanOptions.valueViews === true ? { valueViews: true } : {}),
     };
     let emitted = 0;
     for await (const batch of this.store.scanBatches(options)) {
