@@ -11,7 +11,7 @@
 import { assert } from '../util/assert.js';
 import { TesseraError } from '../util/errors.js';
 import { encodeErrorBody, encodeMethod, encodeValue } from './codec.js';
-import { flatMapSize, writeFlatMap } from './flat-pack.js';
+import { packedSize, writePacked } from './flat-pack.js';
 import {
   FRAME_BYTES_DEFAULT,
   FrameKind,
@@ -76,19 +76,27 @@ export class FrameEncoder {
    * caller answers with an ERROR frame instead.
    */
   response(requestId: number, result: unknown): void {
-    // A get's reply is written straight into the slab (flat-pack.ts): no body of its own to
-    // allocate and copy. The bytes are those encodeValue would give.
-    const size = flatMapSize(result, COPY_BYTES_MAX - 1);
-    if (size >= 0) {
+    // Replies of plain objects, arrays and scalars are written by flat-pack.ts, the bytes
+    // encodeValue would give: a small one straight into the slab (no body of its own to
+    // allocate and copy), a large one into one array of exactly its size.
+    const size = packedSize(result, this.peerMaxFrameBytes - HEADER_BYTES);
+    if (size >= 0 && size < COPY_BYTES_MAX) {
       const total = HEADER_BYTES + size;
       this.checkSize(FrameKind.RESPONSE, total);
       const b = this.reserve(total);
       writeHeader(b, this.slabPos, total - 4, FrameKind.RESPONSE, requestId);
-      const end = writeFlatMap(result, b, this.slabView, this.slabPos + HEADER_BYTES);
-      assert(end === this.slabPos + total, 'flat reply written to its computed size');
+      const end = writePacked(result, b, this.slabView, this.slabPos + HEADER_BYTES);
+      assert(end === this.slabPos + total, 'packed reply written to its computed size');
       this.slabPos = end;
       this.queued += total;
       this.onQueued();
+      return;
+    }
+    if (size >= 0) {
+      const body = new Uint8Array(size);
+      const end = writePacked(result, body, new DataView(body.buffer), 0);
+      assert(end === size, 'packed reply written to its computed size');
+      this.bodyFrame(FrameKind.RESPONSE, requestId, body);
       return;
     }
     this.bodyFrame(FrameKind.RESPONSE, requestId, encodeValue(result));
