@@ -89,6 +89,10 @@ export class RealFile implements File {
 
   async sync(): Promise<void> {
     this.checkOpen('sync');
+    // With O_DSYNC every write returns durable: only a truncate issued before this call needs
+    // the fdatasync (one issued later sets the flag again for the next sync).
+    const needed = !this.dsync || this.truncated;
+    this.truncated = false;
     await Promise.allSettled([...this.pending]);
     if (this.failure) {
       throw ioError(
@@ -97,9 +101,7 @@ export class RealFile implements File {
         this.failure,
       );
     }
-    // With O_DSYNC every write above returned durable: only a truncate needs the fdatasync.
-    if (this.dsync && !this.truncated) return;
-    this.truncated = false;
+    if (!needed) return;
     try {
       await this.handle.datasync();
     } catch (err) {

@@ -40,7 +40,6 @@ export class MemtableIterator implements EntryIterator {
 
   seek(target: Uint8Array): undefined {
     const list = this.open();
-    // Forward from here when the target is ahead (a point read skipping a column's versions).
     let node = this.node;
     if (node === nilNode || list.compareKey(node, target) >= 0) {
       this.moveTo(list.seek(target));
