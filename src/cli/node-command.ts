@@ -15,9 +15,11 @@ const syncIntervalMs = 100;
  * `--memory-mb` bounds the whole process, so part of it is kept for what the stores do not
  * account for: Node itself (an idle node is about 92 MiB of RSS: 48 MiB of mapped binary, 44
  * MiB of heap), the heap's growth under load, socket buffers, requests in flight. Measured on
- * YCSB A–F (docs/benchmarks.md): with 256 MiB for its stores a node peaked at 309–331 MiB.
+ * YCSB A–F (docs/benchmarks.md): with 256 MiB for its stores a node peaked at 335–375 MiB, and
+ * 416 under E (a scan-heavy load at 1,500 scans/s lets V8 grow its heap to ~110 MiB between
+ * major GCs); with 224 MiB at 296–352 MiB.
  */
-const runtimeReserveMb = 128;
+const runtimeReserveMb = 160;
 const memoryMbDefault = 384;
 const memoryMbMin = runtimeReserveMb + 32;
 
@@ -44,8 +46,8 @@ function parseMemoryMb(v: string): number {
  *
  * `--sync always` (the default) fsyncs the WAL before a write is acknowledged; `--sync
  * interval` fsyncs every 100 ms, so a machine crash may lose the last 100 ms of acknowledged
- * writes. `--memory-mb` is the node's memory budget: 128 MiB of it is kept for the runtime,
- * the rest (256 MiB by default) is shared by its tables' stores.
+ * writes. `--memory-mb` is the node's memory budget: 160 MiB of it is kept for the runtime,
+ * the rest (224 MiB by default) is shared by its tables' stores.
  */
 export function nodeCommand(): Command {
   return new Command('node')
@@ -56,7 +58,7 @@ export function nodeCommand(): Command {
     .option('--sync <mode>', 'WAL durability: always | interval', parseSync, 'always')
     .option(
       '--memory-mb <n>',
-      'memory budget of the node process in MiB (128 MiB of it kept for the runtime)',
+      'memory budget of the node process in MiB (160 MiB of it kept for the runtime)',
       parseMemoryMb,
       memoryMbDefault,
     )
