@@ -542,9 +542,10 @@ export class StorageChecker {
 
 /**
  * Bugs a test can plant to prove the checkers catch them (without touching src/storage):
- * `ackBeforeWalSync` gives the store a file system whose fsync of WAL files does nothing, so
- * writes are acknowledged before they are durable; `splitBatches` writes each batch's cells
- * and its marker as two writes, so a crash or a reader can see half a batch.
+ * `ackBeforeWalSync` gives the store a file system whose fsync of WAL files does nothing (and
+ * which ignores their O_DSYNC), so writes are acknowledged before they are durable;
+ * `splitBatches` writes each batch's cells and its marker as two writes, so a crash or a reader
+ * can see half a batch.
  */
 export interface StorageScenarioBugs {
   readonly ackBeforeWalSync?: boolean;
@@ -1142,8 +1143,9 @@ function lyingWalEnv(env: Env): Env {
   const fs = env.fs;
   const lying: FileSystem = {
     open: async (path: string, options?: OpenOptions): Promise<File> => {
-      const file = await fs.open(path, options);
-      if (!path.endsWith('.wal')) return file;
+      if (!path.endsWith('.wal')) return fs.open(path, options);
+      // Nor are its writes durable as they return (the WAL asks for O_DSYNC in always mode).
+      const file = await fs.open(path, { ...options, dsync: false });
       return {
         path: file.path,
         size: () => file.size(),
