@@ -98,6 +98,8 @@ async function runLocal(opts: LocalOptions): Promise<number> {
   }
   const children: Child[] = [];
   let stopping = false;
+  /** Restarts still starting: a stop waits for them, or their processes would be left behind. */
+  const restarting = new Set<Promise<unknown>>();
 
   const writeClusterFile = (state: ClusterFile['state']) => {
     const file: ClusterFile = {
@@ -134,9 +136,12 @@ async function runLocal(opts: LocalOptions): Promise<number> {
         child.role === 'node'
           ? nodeArgs(child.name, child.dir, child.address, opts.host)
           : child.args;
-      startChild(child.name, args).then(
+      const started = startChild(child.name, args).then(
         ({ proc, address, metrics }) => {
+          // Taken over even when the cluster began stopping meanwhile: the stop waits for
+          // restarts under way, then stops child.proc — this process.
           child.proc = proc;
+          if (stopping) return;
           child.address = address;
           child.metrics = metrics;
           writeClusterFile('running');
@@ -151,6 +156,8 @@ async function runLocal(opts: LocalOptions): Promise<number> {
         (err: Error) =>
           logEvent('local', 'restart-failed', { name: child.name, error: err.message }),
       );
+      restarting.add(started);
+      void started.finally(() => restarting.delete(started));
     });
   };
 
@@ -198,6 +205,7 @@ async function runLocal(opts: LocalOptions): Promise<number> {
     if (failed) throw failed.started as Error;
   } catch (err) {
     stopping = true;
+    await Promise.allSettled([...restarting]);
     await stopAll(children);
     process.stderr.write(`tessera local: ${(err as Error).message}\n`);
     return 1;
@@ -226,7 +234,10 @@ async function runLocal(opts: LocalOptions): Promise<number> {
       if (stopping) return;
       stopping = true;
       process.stdout.write('Stopping the local cluster...\n');
-      stopAll(children).then(done, done);
+      // A restart under way finishes first (and then stops), so stopAll sees its process.
+      Promise.allSettled([...restarting])
+        .then(() => stopAll(children))
+        .then(done, done);
     };
     process.once('SIGINT', stop);
     process.once('SIGTERM', stop);

@@ -10,13 +10,14 @@
  * - sends malformed requests and malformed shell input, which get clear errors with stable
  *   codes while the node keeps serving;
  * - stops the cluster with SIGINT (cluster.json says `stopped`) and starts it again on the same
- *   directory, which finds its table and data.
+ *   directory, which finds its table and data;
+ * - stops a cluster while it is restarting a killed node, and finds none of its processes left.
  *
  * `npm test` builds before vitest runs; run directly without a build, the test is skipped (and
  * says so); under `npm test` a missing build is a failure. TESSERA_E2E_KEEP=1 keeps the dir.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -263,4 +264,62 @@ describe('tessera local, end to end (real processes)', () => {
     const [someKey, someValue] = [...acked][0]!;
     expect((await again.table('users').get(someKey))?.text('info:v')).toBe(someValue);
   }, 120_000);
+
+  it('stopped while it restarts a killed node, leaves no process behind', async () => {
+    // Its own cluster: SIGKILL the node, and SIGINT the launcher the moment the restarted
+    // node's process exists (before it is ready). The stop must wait for that restart and
+    // stop the new process too, not only the ones it knew when the signal came.
+    const own = mkdtempSync(join(tmpdir(), 'tessera-e2e-restart-'));
+    const processesIn = (): number[] => {
+      if (process.platform !== 'linux') return [];
+      const pids: number[] = [];
+      for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+        let cmdline = '';
+        try {
+          cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+        } catch {
+          continue; // gone already
+        }
+        if (cmdline.includes(own)) pids.push(Number(pid));
+      }
+      return pids;
+    };
+    const l = spawn(
+      process.execPath,
+      [tesseraJs, 'local', '--dir', own, '--base-port', '0', '--lock-base-port', '0'],
+      { stdio: ['ignore', 'ignore', 'ignore'] },
+    );
+    try {
+      const clusterOf = (): ClusterFile | undefined => {
+        try {
+          return JSON.parse(readFileSync(join(own, 'cluster.json'), 'utf8')) as ClusterFile;
+        } catch {
+          return undefined;
+        }
+      };
+      const running = await waitFor('the second cluster to run', () => {
+        const f = clusterOf();
+        return f?.state === 'running' && f.launcherPid === l.pid ? f : undefined;
+      });
+      const killed = nodeOf(running).pid;
+      const known = new Set(running.processes.map((p) => p.pid));
+      process.kill(killed, 'SIGKILL');
+      if (process.platform === 'linux') {
+        await waitFor(
+          'the node to be restarted',
+          () => (processesIn().some((pid) => !known.has(pid) && pid !== l.pid) ? true : undefined),
+          10_000,
+        );
+      }
+      const exited = new Promise<number | null>((done) => l.once('exit', (code) => done(code)));
+      l.kill('SIGINT');
+      expect(await exited).toBe(0);
+      // The launcher waited for every child to exit: nothing of this cluster may remain.
+      expect(processesIn()).toEqual([]);
+    } finally {
+      if (l.exitCode === null && l.signalCode === null) l.kill('SIGKILL');
+      for (const pid of processesIn()) process.kill(pid, 'SIGKILL');
+      rmSync(own, { recursive: true, force: true });
+    }
+  }, 60_000);
 });
