@@ -147,10 +147,10 @@ class SimFile implements File {
     // zero-cost op still waits for the operations issued before it.
     if (this.dsync && !this.truncated) return this.op('meta', 'sync (dsync)', () => undefined);
     this.truncated = false;
-    return this.op('sync', 'sync', () => this.fs.volume.sync(this.inode));
+    return this.syncNow();
   }
 
-  /** The sync half of a dsync write. */
+  /** An fsync op: sync() of a plain file, and the sync half of a dsync write. */
   private syncNow(): Promise<void> {
     return this.op('sync', 'sync', () => this.fs.volume.sync(this.inode));
   }

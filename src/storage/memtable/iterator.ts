@@ -39,17 +39,8 @@ export class MemtableIterator implements EntryIterator {
   }
 
   seek(target: Uint8Array): undefined {
-    const list = this.open();
-    let node = this.node;
-    if (node === nilNode || list.compareKey(node, target) >= 0) {
-      this.moveTo(list.seek(target));
-      return undefined;
-    }
-    // Forward from here, or from the end of this entry's run (a column's older versions) when
-    // the target lies past that too: a point read skipping a hot column's versions.
-    const runEnd = list.runEnd(node);
-    if (runEnd !== node && list.compareKey(runEnd, target) < 0) node = runEnd;
-    this.moveTo(list.seekFrom(node, target));
+    // Forward from here when the target is ahead (a point read skipping a column's versions).
+    this.moveTo(this.open().seekForward(this.node, target));
     return undefined;
   }
 

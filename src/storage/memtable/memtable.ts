@@ -61,8 +61,8 @@ export class Memtable {
   }
 
   /**
-   * Memory the entries take: key and value bytes plus per-entry overhead (a 20-byte header,
-   * 8 bytes per tower level — 2 levels on average — and the key padded to 4 bytes: about 40
+   * Memory the entries take: key and value bytes plus per-entry overhead (a 24-byte header,
+   * 8 bytes per tower level — 2 levels on average — and the key padded to 4 bytes: about 44
    * bytes an entry), counted exactly from the arena, plus the row index's slots (11-21 bytes
    * a row). Unused tails of arena chunks are not counted.
    */

@@ -47,11 +47,12 @@
  * timestamp and sequence number), and each node links to a later node of its own run — the
  * run's last entry when it was inserted. The caller promises that no key's run part (all but
  * its last T bytes) is a proper prefix of another's, as the store's self-delimiting column
- * parts are not: then every key between two entries of a run belongs to that run. A new entry inserted in front of a node of its run
- * takes that node's link; anything else links to itself. Entries inserted into a run later may
- * make a link fall short of the run's end, never past it, and never outside the run, so
- * `runEnd` is a safe place to resume a forward search that wants to leave the run: a point
- * read skipping the hundreds of older versions of a hot column jumps over them in one step.
+ * parts are not: then every key between two entries of a run belongs to that run. A new entry
+ * inserted in front of a node of its run takes that node's link; anything else links to
+ * itself. Entries inserted into a run later may make a link fall short of the run's end, never
+ * past it, and never outside the run, so `runEnd` is a safe place to resume a forward search
+ * that wants to leave the run: a point read skipping the hundreds of older versions of a hot
+ * column jumps over them in one step (`seekForward`).
  *
  * Readers and the writer: JS runs one thing at a time, so a reader never sees a half-linked
  * node. A node, once linked, never moves or changes its key or value, so node handles stay
@@ -227,9 +228,29 @@ export class Skiplist {
    */
   seekFrom(from: SkiplistNode, target: Uint8Array): SkiplistNode {
     assert(from !== nilNode, 'seekFrom() of no node');
+    this.loadTarget(target);
+    return this.seekFromLoaded(from, target);
+  }
+
+  /**
+   * The first entry whose key is >= target, as `seek`, for a cursor on `from` (nilNode: none):
+   * when the target lies ahead of it, a finger search from there — or from the end of its run
+   * when the target lies past that too — instead of a search from the head. The target is
+   * loaded for comparison once for all of it.
+   */
+  seekForward(from: SkiplistNode, target: Uint8Array): SkiplistNode {
+    if (from === nilNode) return this.seek(target);
+    this.loadTarget(target);
+    if (this.compareNodeLoaded(from, target) >= 0) return this.seek(target);
+    const end = this.runEndOf(from);
+    const start = end !== from && this.compareNodeLoaded(end, target) < 0 ? end : from;
+    return this.seekFromLoaded(start, target);
+  }
+
+  /** seekFrom after loadTarget(target). */
+  private seekFromLoaded(from: SkiplistNode, target: Uint8Array): SkiplistNode {
     const chunkInts = this.chunkInts;
     const prefix = keyPrefix(target);
-    this.loadTarget(target);
     let x = from;
     let ints = chunkInts[x >>> chunkShift]!;
     let at = x & chunkOffsetMask;
