@@ -2,16 +2,22 @@
  * Keeps docs/formats/lock-commands.md and docs/formats/lock-snapshot.md honest: every worked
  * example in them is encoded here and compared byte for byte, and decoded back.
  */
-import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { decodeCommand, encodeCommand, type LockCommand } from './commands.js';
 import { LockStateMachine, SNAPSHOT_MAGIC } from './state-machine.js';
-import { toHex, utf8 } from '../util/bytes.js';
+import { realEnv } from '../env/real/index.js';
+import { fromUtf8, toHex, utf8 } from '../util/bytes.js';
 import { isTesseraError } from '../util/errors.js';
 import { crc32c } from '../util/crc32c.js';
 
-const doc = (name: string) =>
-  readFileSync(new URL(`../../docs/formats/${name}`, import.meta.url), 'utf8');
+/** The repository's format docs, read through a real Env rooted at docs/formats. */
+const formatsDir = realEnv({ root: fileURLToPath(new URL('../../docs/formats', import.meta.url)) });
+const docs = new Map<string, string>();
+for (const name of ['lock-commands.md', 'lock-snapshot.md']) {
+  docs.set(name, fromUtf8(await formatsDir.fs.readFile(name)));
+}
+const doc = (name: string): string => docs.get(name)!;
 
 /** 1 700 000 000 000 ms: the stamp every example in lock-commands.md uses. */
 const now = 1_700_000_000_000;

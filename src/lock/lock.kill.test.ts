@@ -11,7 +11,6 @@
  * (and says so); run under `npm test`, a missing build is a failure.
  * TESSERA_KILL_KEEP=1 keeps the cluster directory.
  */
-import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { startLockCluster, type LockCluster } from '../cli/bench/lock-cluster.js';
@@ -21,7 +20,8 @@ import { equalBytes, utf8 } from '../util/bytes.js';
 import { toTesseraError } from '../util/errors.js';
 
 const mainJs = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url));
-const haveBuild = existsSync(mainJs);
+const distDir = fileURLToPath(new URL('../../dist', import.meta.url));
+const haveBuild = await realEnv({ root: distDir }).fs.exists('cli/main.js');
 const underNpmTest = process.env.npm_lifecycle_event === 'test';
 
 /** Failover must be faster than this at the default Raft timeouts (100 ms ticks). */
@@ -78,7 +78,9 @@ describe('lock service under SIGKILL of the leader (real processes)', () => {
     let lastAckAt = 0;
     /** Ack times (ms since t0), to measure the gap around the kill. */
     const ackTimes: number[] = [];
-    const t0 = performance.now();
+    /** Milliseconds on the real Env's monotonic clock. */
+    const nowMs = (): number => env.clock.monoMicros() / 1000;
+    const t0 = nowMs();
     const writer = async (w: number) => {
       const client = new LockClient(env, addresses);
       clients.push(client);
@@ -92,7 +94,7 @@ describe('lock service under SIGKILL of the leader (real processes)', () => {
           }
           await client.call('lock.set', { path, data: valueFor(path) });
           acked.add(path);
-          lastAckAt = performance.now() - t0;
+          lastAckAt = nowMs() - t0;
           ackTimes.push(lastAckAt);
         } catch (err) {
           if (!stopWriting) errors.push(`${path}: ${toTesseraError(err).message}`);
@@ -105,7 +107,7 @@ describe('lock service under SIGKILL of the leader (real processes)', () => {
     const ackedBeforeKill = acked.size;
     expect(ackedBeforeKill, context('no writes acknowledged before the kill')).toBeGreaterThan(0);
     const killed = c.replicas.find((r) => r.address === leader)!;
-    const killAt = performance.now() - t0;
+    const killAt = nowMs() - t0;
     await c.kill(killed.id);
 
     // Failover: until a write is acknowledged by a new leader.
@@ -113,7 +115,7 @@ describe('lock service under SIGKILL of the leader (real processes)', () => {
     const probe = new LockClient(env, survivors);
     clients.push(probe);
     await probe.call('lock.create', { path: '/failover', data: new Uint8Array() }, {});
-    const failoverMs = performance.now() - t0 - killAt;
+    const failoverMs = nowMs() - t0 - killAt;
     const newLeader = probe.leader ?? (await waitForLeader(probe, survivors));
 
     await sleep(loadAfterFailoverMs);
@@ -138,16 +140,16 @@ describe('lock service under SIGKILL of the leader (real processes)', () => {
     // The killed replica restarts and catches up to what the leader has committed.
     const leaderStatus = (await reader.callAt(newLeader, 'lock.status', {})) as LockStatus;
     await c.restart(killed.id);
-    const catchUpStart = performance.now();
+    const catchUpStart = nowMs();
     let status: LockStatus | undefined;
-    while (performance.now() - catchUpStart < 10_000) {
+    while (nowMs() - catchUpStart < 10_000) {
       status = (await admin
         .callAt(killed.address, 'lock.status', {}, 500)
         .catch(() => undefined)) as LockStatus | undefined;
       if (status && status.applied >= leaderStatus.commit) break;
       await sleep(20);
     }
-    const catchUpMs = performance.now() - catchUpStart;
+    const catchUpMs = nowMs() - catchUpStart;
     expect(
       status?.applied ?? 0,
       context('the restarted replica did not catch up'),

@@ -1,8 +1,5 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { realEnv } from '../env/real/index.js';
+import { makeTempRoot, realEnv, removeTempRoot } from '../env/real/index.js';
 import { SimWorld } from '../env/sim/index.js';
 import type { Env } from '../env/types.js';
 import { isTesseraError } from '../util/errors.js';
@@ -11,12 +8,12 @@ import { encodeTableSchema, tableSchema } from './schema.js';
 
 let roots: string[] = [];
 afterEach(() => {
-  for (const r of roots) rmSync(r, { recursive: true, force: true });
+  for (const r of roots) removeTempRoot(r);
   roots = [];
 });
 
 function env(): Env {
-  const root = mkdtempSync(join(tmpdir(), 'tessera-catalog-'));
+  const root = makeTempRoot('tessera-catalog-');
   roots.push(root);
   return realEnv({ name: 'catalog-test', root, seed: 1 });
 }

@@ -1,10 +1,7 @@
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { realEnv } from '../env/real/index.js';
+import { makeTempRoot, realEnv, removeTempRoot } from '../env/real/index.js';
 import type { Env } from '../env/types.js';
-import { fromUtf8 } from '../util/bytes.js';
+import { fromUtf8, utf8 } from '../util/bytes.js';
 import { isTesseraError } from '../util/errors.js';
 import { Database } from './database.js';
 import { Mutation } from './mutation.js';
@@ -14,13 +11,13 @@ let roots: string[] = [];
 let dbs: Database[] = [];
 afterEach(async () => {
   for (const d of dbs) await d.close();
-  for (const r of roots) rmSync(r, { recursive: true, force: true });
+  for (const r of roots) removeTempRoot(r);
   roots = [];
   dbs = [];
 });
 
 function env(): { env: Env; root: string } {
-  const root = mkdtempSync(join(tmpdir(), 'tessera-db-'));
+  const root = makeTempRoot('tessera-db-');
   roots.push(root);
   return { env: realEnv({ name: 'db-test', root, seed: 1 }), root };
 }
@@ -107,7 +104,7 @@ describe('Database', () => {
   });
 
   it('drop then recreate gives an empty table, also after reopen', async () => {
-    const { env: e, root } = env();
+    const { env: e } = env();
     const db = await open(e);
     await db.createTable(spec('t'));
     const old = db.tablet('t');
@@ -115,27 +112,27 @@ describe('Database', () => {
     await db.dropTable('t');
     expect(db.listTables()).toEqual([]);
     expect(await codeOf(old.get('r'))).toBe('NOT_SERVING');
-    expect(readdirSync(join(root, 'data', 'tables'))).toEqual([]);
+    expect(await e.fs.list('data/tables')).toEqual([]);
     await db.createTable(spec('t'));
     expect(await rows(db.tablet('t'))).toEqual([]);
     await db.tablet('t').put(new Mutation('s').put('f', 'q', 'new'));
     await close(db);
     const again = await open(e);
     expect(await rows(again.tablet('t'))).toEqual(['s=new']);
-    expect(readdirSync(join(root, 'data', 'tables'))).toEqual(['t.3']);
+    expect(await e.fs.list('data/tables')).toEqual(['t.3']);
   });
 
   it('deletes orphan table directories at open and keeps live ones', async () => {
-    const { env: e, root } = env();
+    const { env: e } = env();
     const db = await open(e);
     await db.createTable(spec('t'));
     await close(db);
-    const orphan = join(root, 'data', 'tables', 'gone.7');
-    mkdirSync(orphan, { recursive: true });
-    writeFileSync(join(orphan, 'x.log'), 'junk');
+    const orphan = 'data/tables/gone.7';
+    await e.fs.mkdir(orphan, { recursive: true });
+    await e.fs.writeFile(`${orphan}/x.log`, utf8('junk'));
     const again = await open(e);
-    expect(existsSync(orphan)).toBe(false);
-    expect(readdirSync(join(root, 'data', 'tables'))).toEqual(['t.1']);
+    expect(await e.fs.exists(orphan)).toBe(false);
+    expect(await e.fs.list('data/tables')).toEqual(['t.1']);
     expect(again.listTables()).toEqual(['t']);
   });
 

@@ -1,8 +1,5 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { realEnv } from '../env/real/index.js';
+import { makeTempRoot, realEnv, removeTempRoot } from '../env/real/index.js';
 import { SimWorld } from '../env/sim/index.js';
 import type { Env } from '../env/types.js';
 import { fromUtf8, utf8 } from '../util/bytes.js';
@@ -28,13 +25,13 @@ let roots: string[] = [];
 let cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {
   for (const c of cleanups) await c();
-  for (const r of roots) rmSync(r, { recursive: true, force: true });
+  for (const r of roots) removeTempRoot(r);
   roots = [];
   cleanups = [];
 });
 
 function env(): Env {
-  const root = mkdtempSync(join(tmpdir(), 'tessera-dispatch-'));
+  const root = makeTempRoot('tessera-dispatch-');
   roots.push(root);
   return realEnv({ name: 'dispatch-test', root, seed: 1 });
 }

@@ -1,8 +1,5 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { realEnv } from '../env/real/index.js';
+import { makeTempRoot, realEnv, removeTempRoot } from '../env/real/index.js';
 import { SimWorld } from '../env/sim/index.js';
 import type { Env } from '../env/types.js';
 import type { Cell } from '../storage/index.js';
@@ -23,13 +20,13 @@ let roots: string[] = [];
 let tablets: Tablet[] = [];
 afterEach(async () => {
   for (const t of tablets) await t.close();
-  for (const r of roots) rmSync(r, { recursive: true, force: true });
+  for (const r of roots) removeTempRoot(r);
   roots = [];
   tablets = [];
 });
 
 function env(): Env {
-  const root = mkdtempSync(join(tmpdir(), 'tessera-tablet-'));
+  const root = makeTempRoot('tessera-tablet-');
   roots.push(root);
   return realEnv({ name: 'tablet-test', root, seed: 1 });
 }

@@ -1,8 +1,12 @@
-import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { realEnv } from '../env/real/index.js';
+import { fromUtf8 } from './bytes.js';
 import { ERROR_CODES, TesseraError, isErrorCode, toTesseraError } from './errors.js';
 
-const doc = readFileSync(new URL('../../docs/errors.md', import.meta.url), 'utf8');
+/** docs/errors.md, read through a real Env rooted at docs/. */
+const docsDir = realEnv({ root: fileURLToPath(new URL('../../docs', import.meta.url)) });
+const doc = fromUtf8(await docsDir.fs.readFile('errors.md'));
 
 function documentedCodes(): Map<string, string> {
   const rows = new Map<string, string>();

@@ -18,6 +18,7 @@ export { RealFileSystem } from './fs.js';
 export { RealListener, RealNetwork } from './net.js';
 export { entropySeed, realRandom } from './random.js';
 export { RealTimers } from './timers.js';
+export { makeTempRoot, removeTempRoot } from './temp-root.js';
 export { yieldToMacrotask } from './yield.js';
 
 export interface RealEnvOptions {
