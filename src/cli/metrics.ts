@@ -136,7 +136,7 @@ const storeGaugeDefs: readonly (readonly [GaugeField, string, string])[] = [
   [
     'blockCacheCapacityBytes',
     'block_cache_capacity_bytes',
-    'Block cache capacity: the memory budget less memtables and index/filter reserve',
+    'Block cache capacity: the memory budget less what the memtables allocated and the index/filter reserve',
   ],
 ];
 

@@ -6,6 +6,7 @@ import { realEnv } from '../env/real/index.js';
 import type { Env } from '../env/types.js';
 import { fromUtf8, utf8 } from '../util/bytes.js';
 import type { BlockCache } from './cache/index.js';
+import type { Memtable } from './memtable/index.js';
 import { Store } from './store.js';
 import type { StoreOptions } from './options.js';
 import { WriteBatch } from './write-batch.js';
@@ -32,6 +33,17 @@ const small: Partial<StoreOptions> = {
   levelBaseBytes: 32 * 1024,
   blockBytes: 1024,
 };
+
+/** The store's block cache (private: reached for the tests of its sizing). */
+function cacheOf(s: Store): BlockCache {
+  return (s as unknown as { blockCache: BlockCache }).blockCache;
+}
+
+/** What the store's memtables allocated, as fitBlockCache charges it. */
+function memtableCharge(s: Store): number {
+  const m = s as unknown as { mem: Memtable; frozen: { mem: Memtable }[] };
+  return m.frozen.reduce((n, f) => n + f.mem.allocatedBytes, m.mem.allocatedBytes);
+}
 
 function put(row: string, q: string, ts: number, v: string, family = f): WriteBatch {
   return new WriteBatch().put(utf8(row), family, utf8(q), ts, utf8(v));
@@ -196,10 +208,12 @@ describe('Store', () => {
     store.resizeMemory(4 * mib);
     expect(store.options.memoryBudgetBytes).toBe(4 * mib);
     expect(store.options.memtableBytes).toBe(mib / 2);
-    const cache = (
-      store as unknown as { blockCache: { capacityBytes: number; usageBytes: number } }
-    ).blockCache;
-    expect(cache.capacityBytes).toBe(store.options.blockCacheBytes);
+    const cache = cacheOf(store);
+    // The cache has the new static share plus the memtables' room they do not use.
+    const o = store.options;
+    const room = o.blockCacheBytes + o.memtableBytes * (o.frozenMemtablesMax + 1);
+    expect(cache.capacityBytes).toBe(room - memtableCharge(store));
+    expect(cache.capacityBytes).toBeGreaterThan(o.blockCacheBytes);
     expect(cache.usageBytes).toBeLessThanOrEqual(cache.capacityBytes);
     // Writes past the new, smaller memtable size freeze and flush it.
     const flushesBefore = store.stats.flushes;
@@ -207,6 +221,35 @@ describe('Store', () => {
     expect(store.stats.flushes).toBeGreaterThan(flushesBefore);
     expect(await values(store, 'r007')).toEqual([`f:q@1=${'x'.repeat(1000)}`]);
     expect(() => store.resizeMemory(0)).toThrow();
+    await store.close();
+  });
+
+  it('charges the memtables to the block cache: the cache gives room back as they grow, and takes it again once they flush', async () => {
+    const mib = 1024 * 1024;
+    const store = await Store.open(env(), { dir: 'db', memoryBudgetBytes: 16 * mib });
+    const o = store.options;
+    const room = o.blockCacheBytes + o.memtableBytes * (o.frozenMemtablesMax + 1);
+    const cache = cacheOf(store);
+    const empty = cache.capacityBytes;
+    expect(empty).toBe(room - memtableCharge(store));
+    expect(empty).toBeGreaterThan(o.blockCacheBytes);
+    // Fill the cache with blocks of flushed rows, then grow the memtable: the cache shrinks
+    // by what the memtable allocates and evicts to fit, never holding more than the room left.
+    for (let i = 0; i < 1500; i++) await store.write(put(`a${i}`, 'q', 1, 'x'.repeat(1000)));
+    await store.flush();
+    for (let i = 0; i < 1500; i += 3) await values(store, `a${i}`);
+    let smallest = cache.capacityBytes;
+    for (let i = 0; i < 1500; i++) {
+      await store.write(put(`b${i}`, 'q', 1, 'y'.repeat(1000)));
+      expect(cache.capacityBytes + memtableCharge(store)).toBe(room);
+      expect(cache.usageBytes).toBeLessThanOrEqual(cache.capacityBytes);
+      smallest = Math.min(smallest, cache.capacityBytes);
+    }
+    expect(smallest).toBeLessThan(empty - mib);
+    // Once flushed, the memtable's room is the cache's again.
+    await store.flush();
+    expect(cache.capacityBytes).toBe(room - memtableCharge(store));
+    expect(cache.capacityBytes).toBeGreaterThan(smallest + mib);
     await store.close();
   });
 
@@ -220,8 +263,6 @@ describe('Store', () => {
       blockBytes: kib,
     };
     const row = (i: number): string => `r${String(i).padStart(4, '0')}`;
-    const cacheOf = (s: Store): BlockCache =>
-      (s as unknown as { blockCache: BlockCache }).blockCache;
     const readAll = async (s: Store): Promise<void> => {
       for (let i = 0; i < 1500; i++) expect(await values(s, row(i), 1)).toHaveLength(1);
     };

@@ -216,6 +216,8 @@ export class Store {
   private wal!: Wal;
   private walNumber = 0;
   private frozen: Frozen[] = [];
+  /** Memtable memory charged against the block cache at the last fitBlockCache (-1: none yet). */
+  private memtableCharge = -1;
   private lastSeq = 0;
   private writing = false;
   private flushing = false;
@@ -262,6 +264,7 @@ export class Store {
     const store = new Store(env, versions, storeOptions, options);
     try {
       await store.recover();
+      store.fitBlockCache();
     } catch (err) {
       // Leave nothing open behind a failed open; the first error is the one to report.
       await store.tables.closeAll().catch(() => undefined);
@@ -351,9 +354,28 @@ export class Store {
    * next write. INVALID_ARGUMENT when the memtables would not fit the budget.
    */
   resizeMemory(memoryBudgetBytes: number): void {
-    const next = resolveOptions({ ...this.given, memoryBudgetBytes });
-    this.resolved = next;
-    this.blockCache.resize(next.blockCacheBytes);
+    this.resolved = resolveOptions({ ...this.given, memoryBudgetBytes });
+    this.memtableCharge = -1;
+    this.fitBlockCache();
+  }
+
+  /**
+   * The memtables are charged to the block cache (RocksDB's WriteBufferManager charging its
+   * cache): the budget's room for memtables — the active one and frozenMemtablesMax frozen,
+   * all full — is block cache whenever they do not fill it, which is nearly always, since a
+   * frozen memtable exists only while it flushes. As the memtables grow the cache gives the
+   * room back, evicting its least recently used blocks, so the two together never hold more
+   * than the static split allows. The charge is what the memtables allocated (arena chunks
+   * used or not, row index), not only the bytes their entries use.
+   */
+  private fitBlockCache(): void {
+    let charge = this.mem.allocatedBytes;
+    for (const f of this.frozen) charge += f.mem.allocatedBytes;
+    if (charge === this.memtableCharge) return;
+    this.memtableCharge = charge;
+    const o = this.options;
+    const room = o.blockCacheBytes + o.memtableBytes * (o.frozenMemtablesMax + 1);
+    this.blockCache.resize(Math.max(0, room - charge));
   }
 
   // -------------------------------------------------------------------------------------------
@@ -431,6 +453,7 @@ export class Store {
       if (ts < minTs) minTs = ts;
       mem.add(key, e.value);
     }
+    this.fitBlockCache();
     this.memMinTimestamp = minTs;
     if (minTs < this.writtenMinTimestamp) this.writtenMinTimestamp = minTs;
     this.lastSeq = firstSeq + entries.length - 1;
@@ -593,6 +616,7 @@ export class Store {
     for (const n of out.fileNumbers()) this.pendingOutputs.delete(n);
     // Its WAL is below the new log number now: collection may delete it.
     this.pendingOutputs.delete(this.frozen.shift()!.walNumber);
+    this.fitBlockCache();
     this.stats.flushes++;
     this.stats.flushBytes += out.bytesWritten;
     await this.deleteObsoleteFiles();

@@ -70,6 +70,14 @@ export class Memtable {
     return this.list.bytesUsed + (this.rowIndex?.bytes ?? 0);
   }
 
+  /**
+   * Memory the memtable holds: every arena chunk, used or not, and the row index. What the
+   * store charges against its memory budget (approximateBytes decides when to switch memtables).
+   */
+  get allocatedBytes(): number {
+    return this.list.bytesAllocated + (this.rowIndex?.bytes ?? 0);
+  }
+
   get frozen(): boolean {
     return this.isFrozen;
   }

@@ -120,6 +120,7 @@ export class Skiplist {
   private readonly valueChunks: Uint8Array[] = [];
   private valueFree = 0; // next free byte in the last value chunk
   private valueBytesUsed = 0;
+  private allocatedBytes = 0; // key and value chunks, used or not
   private height = 1; // tallest tower in use
   private entries = 0;
   /** The last node before the target at each level, filled by findBefore for insert. */
@@ -154,10 +155,7 @@ export class Skiplist {
 
   /** Bytes of arena allocated, used or not. */
   get bytesAllocated(): number {
-    let bytes = 0;
-    for (const c of this.chunkInts) bytes += c.byteLength;
-    for (const c of this.valueChunks) bytes += c.byteLength;
-    return bytes;
+    return this.allocatedBytes;
   }
 
   /**
@@ -465,6 +463,7 @@ export class Skiplist {
       const size = Math.max(Math.min(last * 2, valueChunkBytesMax), length);
       chunk = new Uint8Array(size);
       this.valueChunks.push(chunk);
+      this.allocatedBytes += size;
       this.valueFree = 0;
     }
     chunk.set(value, this.valueFree);
@@ -481,6 +480,7 @@ export class Skiplist {
     while (words < wordsNeeded) words *= 2;
     assert(words <= chunkWordsMax, 'skiplist node larger than a chunk');
     const buffer = new ArrayBuffer(words * 4);
+    this.allocatedBytes += words * 4;
     this.chunkInts.push(new Int32Array(buffer));
     this.chunkBytes.push(new Uint8Array(buffer));
     this.chunkWords = words;
