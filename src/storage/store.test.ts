@@ -7,8 +7,8 @@ import type { Env } from '../env/types.js';
 import { fromUtf8, utf8 } from '../util/bytes.js';
 import type { BlockCache } from './cache/index.js';
 import type { Memtable } from './memtable/index.js';
-import { Store } from './store.js';
-import type { StoreOptions } from './options.js';
+import { Store, blockCacheCapacity } from './store.js';
+import { resolveOptions, type StoreOptions } from './options.js';
 import { WriteBatch } from './write-batch.js';
 
 const f = utf8('f');
@@ -209,11 +209,9 @@ describe('Store', () => {
     expect(store.options.memoryBudgetBytes).toBe(4 * mib);
     expect(store.options.memtableBytes).toBe(mib / 2);
     const cache = cacheOf(store);
-    // The cache has the new static share plus the memtables' room they do not use.
-    const o = store.options;
-    const room = o.blockCacheBytes + o.memtableBytes * (o.frozenMemtablesMax + 1);
-    expect(cache.capacityBytes).toBe(room - memtableCharge(store));
-    expect(cache.capacityBytes).toBeGreaterThan(o.blockCacheBytes);
+    // The cache has the new static share plus the memtable room it may borrow.
+    expect(cache.capacityBytes).toBe(blockCacheCapacity(store.options, memtableCharge(store)));
+    expect(cache.capacityBytes).toBeGreaterThan(store.options.blockCacheBytes);
     expect(cache.usageBytes).toBeLessThanOrEqual(cache.capacityBytes);
     // Writes past the new, smaller memtable size freeze and flush it.
     const flushesBefore = store.stats.flushes;
@@ -224,32 +222,48 @@ describe('Store', () => {
     await store.close();
   });
 
+  it('sizes the block cache by what the memtables allocated: at most one memtable borrowed, less as they fill', () => {
+    const o = resolveOptions({ dir: 'db', memoryBudgetBytes: 16 * 1024 * 1024 });
+    const room = o.blockCacheBytes + o.memtableBytes * (o.frozenMemtablesMax + 1);
+    const ceiling = o.blockCacheBytes + o.memtableBytes;
+    expect(blockCacheCapacity(o, 0)).toBe(ceiling);
+    expect(blockCacheCapacity(o, room - ceiling)).toBe(ceiling);
+    expect(blockCacheCapacity(o, room - ceiling + 4096)).toBe(ceiling - 4096);
+    expect(blockCacheCapacity(o, room - o.blockCacheBytes)).toBe(o.blockCacheBytes);
+    expect(blockCacheCapacity(o, room + 1)).toBe(0);
+  });
+
   it('charges the memtables to the block cache: the cache gives room back as they grow, and takes it again once they flush', async () => {
     const mib = 1024 * 1024;
-    const store = await Store.open(env(), { dir: 'db', memoryBudgetBytes: 16 * mib });
+    const store = await Store.open(env(), {
+      dir: 'db',
+      memoryBudgetBytes: 16 * mib,
+      frozenMemtablesMax: 1,
+    });
     const o = store.options;
     const room = o.blockCacheBytes + o.memtableBytes * (o.frozenMemtablesMax + 1);
+    const ceiling = o.blockCacheBytes + o.memtableBytes;
     const cache = cacheOf(store);
-    const empty = cache.capacityBytes;
-    expect(empty).toBe(room - memtableCharge(store));
-    expect(empty).toBeGreaterThan(o.blockCacheBytes);
-    // Fill the cache with blocks of flushed rows, then grow the memtable: the cache shrinks
-    // by what the memtable allocates and evicts to fit, never holding more than the room left.
+    expect(cache.capacityBytes).toBe(ceiling);
+    // Fill the cache with blocks of flushed rows, then write on: the cache shrinks by what the
+    // memtables allocate past what it may borrow, and evicts to fit.
     for (let i = 0; i < 1500; i++) await store.write(put(`a${i}`, 'q', 1, 'x'.repeat(1000)));
     await store.flush();
     for (let i = 0; i < 1500; i += 3) await values(store, `a${i}`);
     let smallest = cache.capacityBytes;
-    for (let i = 0; i < 1500; i++) {
+    for (let i = 0; i < 6000; i++) {
       await store.write(put(`b${i}`, 'q', 1, 'y'.repeat(1000)));
-      expect(cache.capacityBytes + memtableCharge(store)).toBe(room);
+      const charge = memtableCharge(store);
+      expect(cache.capacityBytes).toBe(blockCacheCapacity(o, charge));
+      expect(cache.capacityBytes + charge).toBeLessThanOrEqual(room);
       expect(cache.usageBytes).toBeLessThanOrEqual(cache.capacityBytes);
       smallest = Math.min(smallest, cache.capacityBytes);
     }
-    expect(smallest).toBeLessThan(empty - mib);
-    // Once flushed, the memtable's room is the cache's again.
+    expect(store.stats.flushes).toBeGreaterThan(2);
+    expect(smallest).toBeLessThan(ceiling);
+    // Once the memtables are flushed, the room is the cache's again.
     await store.flush();
-    expect(cache.capacityBytes).toBe(room - memtableCharge(store));
-    expect(cache.capacityBytes).toBeGreaterThan(smallest + mib);
+    expect(cache.capacityBytes).toBe(ceiling);
     await store.close();
   });
 

@@ -362,20 +362,22 @@ export class Store {
   /**
    * The memtables are charged to the block cache (RocksDB's WriteBufferManager charging its
    * cache): the budget's room for memtables — the active one and frozenMemtablesMax frozen,
-   * all full — is block cache whenever they do not fill it, which is nearly always, since a
+   * all full — is block cache while they do not fill it, which is nearly always, since a
    * frozen memtable exists only while it flushes. As the memtables grow the cache gives the
    * room back, evicting its least recently used blocks, so the two together never hold more
    * than the static split allows. The charge is what the memtables allocated (arena chunks
    * used or not, row index), not only the bytes their entries use.
+   *
+   * The cache borrows at most one memtable's room (cacheBorrowMemtables): memory a flushed
+   * memtable or an evicted block held is garbage until V8's next major GC, and lending all of
+   * the room pushed a scan-heavy node (YCSB E, whose V8 heap also grows) past its budget.
    */
   private fitBlockCache(): void {
     let charge = this.mem.allocatedBytes;
     for (const f of this.frozen) charge += f.mem.allocatedBytes;
     if (charge === this.memtableCharge) return;
     this.memtableCharge = charge;
-    const o = this.options;
-    const room = o.blockCacheBytes + o.memtableBytes * (o.frozenMemtablesMax + 1);
-    this.blockCache.resize(Math.max(0, room - charge));
+    this.blockCache.resize(blockCacheCapacity(this.options, charge));
   }
 
   // -------------------------------------------------------------------------------------------
@@ -1107,4 +1109,14 @@ export class Store {
     // A failed store cannot say that everything it acknowledged is durable: close says so.
     if (this.failure) throw this.failure;
   }
+}
+
+/** Memtables' worth of room the block cache may borrow from them (see fitBlockCache). */
+const cacheBorrowMemtables = 1;
+
+/** The block cache's capacity while the memtables have allocated `memtableCharge` bytes. */
+export function blockCacheCapacity(o: ResolvedOptions, memtableCharge: number): number {
+  const room = o.blockCacheBytes + o.memtableBytes * (o.frozenMemtablesMax + 1);
+  const ceiling = o.blockCacheBytes + o.memtableBytes * cacheBorrowMemtables;
+  return Math.max(0, Math.min(ceiling, room - memtableCharge));
 }
