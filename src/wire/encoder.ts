@@ -55,20 +55,54 @@ export class FrameEncoder {
    */
   request(requestId: number, timeoutMs: number, method: string, args: unknown): void {
     const methodBytes = encodeMethod(method);
-    const body = encodeValue(args);
     const headBytes = HEADER_BYTES + REQUEST_HEAD_BYTES + methodBytes.length;
+    // Small arguments of plain objects, arrays and scalars go straight into the slab, as small
+    // replies do (see response): a put's cells were msgpackr's to walk, a sixth of a YCSB
+    // client's CPU.
+    const size = packedSize(args, COPY_BYTES_MAX - 1);
+    if (size >= 0) {
+      const total = headBytes + size;
+      this.checkSize(FrameKind.REQUEST, total);
+      const b = this.reserve(total);
+      const o = this.slabPos;
+      this.writeRequestHead(b, o, total, requestId, timeoutMs, methodBytes);
+      const end = writePacked(args, b, this.slabView, o + headBytes);
+      assert(end === o + total, 'packed request written to its computed size');
+      this.slabPos = end;
+      this.queued += total;
+      this.onQueued();
+      return;
+    }
+    const body = encodeValue(args);
     this.checkSize(FrameKind.REQUEST, headBytes + body.length);
     const b = this.reserve(headBytes + (body.length < COPY_BYTES_MAX ? body.length : 0));
-    let o = this.slabPos;
-    writeHeader(b, o, headBytes + body.length - 4, FrameKind.REQUEST, requestId);
-    writeU32(b, o + HEADER_BYTES, timeoutMs);
-    b[o + HEADER_BYTES + 4] = methodBytes.length;
-    b.set(methodBytes, o + HEADER_BYTES + REQUEST_HEAD_BYTES);
-    o += headBytes;
-    this.slabPos = o;
+    this.writeRequestHead(
+      b,
+      this.slabPos,
+      headBytes + body.length,
+      requestId,
+      timeoutMs,
+      methodBytes,
+    );
+    this.slabPos += headBytes;
     this.appendBody(body);
     this.queued += headBytes + body.length;
     this.onQueued();
+  }
+
+  /** A REQUEST's frame header, timeout and method name at b[o...] for a frame of `total` bytes. */
+  private writeRequestHead(
+    b: Uint8Array,
+    o: number,
+    total: number,
+    requestId: number,
+    timeoutMs: number,
+    methodBytes: Uint8Array,
+  ): void {
+    writeHeader(b, o, total - 4, FrameKind.REQUEST, requestId);
+    writeU32(b, o + HEADER_BYTES, timeoutMs);
+    b[o + HEADER_BYTES + 4] = methodBytes.length;
+    b.set(methodBytes, o + HEADER_BYTES + REQUEST_HEAD_BYTES);
   }
 
   /**

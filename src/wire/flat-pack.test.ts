@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { Prng } from '../util/prng.js';
 import { decodeValue, encodeValue } from './codec.js';
 import { FrameEncoder } from './encoder.js';
-import { FrameKind, HEADER_BYTES, writeHeader } from './format.js';
+import { FrameKind, HEADER_BYTES, REQUEST_HEAD_BYTES, writeHeader } from './format.js';
 import { packedSize, writePacked } from './flat-pack.js';
 
 /** `value` as the fast path writes it, in an array of its own; undefined when it is not taken. */
@@ -126,7 +126,7 @@ function scanReply(p: Prng): Record<string, unknown> {
     : { rows, done: false };
 }
 
-describe("flat-pack (the frame encoder's fast path for plain replies)", () => {
+describe("flat-pack (the frame encoder's fast path for plain replies and requests)", () => {
   it('writes exactly the bytes msgpackr writes, and they decode back (many seeds)', () => {
     let taken = 0;
     for (let seed = 1; seed <= 400; seed++) {
@@ -160,6 +160,32 @@ describe("flat-pack (the frame encoder's fast path for plain replies)", () => {
       const want = Buffer.alloc(HEADER_BYTES + body.length);
       writeHeader(want, 0, HEADER_BYTES + body.length - 4, FrameKind.RESPONSE, seed);
       want.set(body, HEADER_BYTES);
+      expect(got.equals(want), `seed ${seed}`).toBe(true);
+    }
+  });
+
+  it('makes the same REQUEST frames as arguments encoded by msgpackr', () => {
+    for (let seed = 1; seed <= 200; seed++) {
+      const p = new Prng(30_000 + seed);
+      // Small (into the slab) and large or refused (msgpackr, as before) arguments.
+      const args = p.chance(0.5)
+        ? flatMap(p)
+        : p.chance(0.5)
+          ? scanReply(p)
+          : { k: [otherElement(p)] };
+      const enc = new FrameEncoder();
+      enc.peerMaxFrameBytes = 1 << 30;
+      enc.request(seed, 1500 + seed, 'table.mutate', args);
+      const got = Buffer.concat(enc.take());
+      const method = Buffer.from('table.mutate');
+      const body = encodeValue(args);
+      const head = HEADER_BYTES + REQUEST_HEAD_BYTES + method.length;
+      const want = Buffer.alloc(head + body.length);
+      writeHeader(want, 0, head + body.length - 4, FrameKind.REQUEST, seed);
+      want.writeUInt32BE(1500 + seed, HEADER_BYTES);
+      want[HEADER_BYTES + 4] = method.length;
+      want.set(method, HEADER_BYTES + REQUEST_HEAD_BYTES);
+      want.set(body, head);
       expect(got.equals(want), `seed ${seed}`).toBe(true);
     }
   });

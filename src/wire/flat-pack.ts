@@ -1,6 +1,7 @@
 /**
  * A fast path of the frame encoder (encoder.ts) for the replies that dominate a serving node's
- * output: plain objects and arrays of strings, numbers, booleans and byte arrays — a get's
+ * output, and for small requests (a client's puts): plain objects and arrays of strings,
+ * numbers, booleans and byte arrays — a get's
  * `{ cells: [family, qualifier, timestamp, value, …] }`, a scan's `{ scanner, rows: [{ row,
  * cells }, …], done }`. msgpackr walks such a value one element at a time through its general
  * dispatch and allocates per byte array it writes; this sizes the whole value first and writes
