@@ -18,7 +18,8 @@ const syncIntervalMs = 100;
  * MiB of heap), the heap's growth under load, socket buffers, requests in flight. Measured on
  * YCSB A–F (docs/benchmarks.md): with 256 MiB for its stores a node peaked at 335–375 MiB, and
  * 416 under E (a scan-heavy load at 1,500 scans/s lets V8 grow its heap to ~110 MiB between
- * major GCs); with 224 MiB at 296–352 MiB.
+ * major GCs); with 224 MiB at 296–352 MiB, and at 320–354 MiB once the block cache borrowed
+ * unused memtable room (storage/store.ts) and V8's heap growth was fixed (below).
  */
 const runtimeReserveMb = 160;
 /**
