@@ -41,8 +41,12 @@ function arrayHeaderSize(n: number): number {
   return n < 16 ? 1 : n < 0x10000 ? 3 : 5;
 }
 
-/** Encoded size of `v`, or -1 when the fast path does not take it. */
-function valueSize(v: unknown, depth: number): number {
+/**
+ * Encoded size of `v`, or -1 when the fast path does not take it. A container stops sizing
+ * (-1) once it passes `limit`, so a value too large for the fast path, which msgpackr will walk
+ * anyway, is not walked in full first.
+ */
+function valueSize(v: unknown, depth: number, limit: number): number {
   if (typeof v === 'number') {
     if (v >>> 0 === v) return v < 0x80 ? 1 : v < 0x100 ? 2 : v < 0x10000 ? 3 : 5;
     if (v >> 0 === v) return v >= -0x20 ? 1 : v >= -0x80 ? 2 : v >= -0x8000 ? 3 : 5;
@@ -60,12 +64,12 @@ function valueSize(v: unknown, depth: number): number {
     // Plain arrays only: msgpackr treats other array-likes its own ways.
     const items = v as readonly unknown[];
     let size = arrayHeaderSize(items.length);
-    for (let i = 0; i < items.length; i++) {
-      const n = valueSize(items[i], depth + 1);
+    for (let i = 0; i < items.length && size <= limit; i++) {
+      const n = valueSize(items[i], depth + 1, limit - size);
       if (n < 0) return -1;
       size += n;
     }
-    return size;
+    return size <= limit ? size : -1;
   }
   if (proto !== Object.prototype) return -1;
   const obj = v as Record<string, unknown>;
@@ -74,12 +78,12 @@ function valueSize(v: unknown, depth: number): number {
   if (keys.length > mapKeysMax) return -1;
   let size = 1;
   for (const k of keys) {
-    if (!asciiFixstr(k)) return -1;
-    const n = valueSize(obj[k], depth + 1);
+    if (!asciiFixstr(k) || size > limit) return -1;
+    const n = valueSize(obj[k], depth + 1, limit - size);
     if (n < 0) return -1;
     size += 1 + k.length + n;
   }
-  return size;
+  return size <= limit ? size : -1;
 }
 
 /**
@@ -89,7 +93,7 @@ function valueSize(v: unknown, depth: number): number {
 export function packedSize(value: unknown, limitBytes: number): number {
   if (typeof value !== 'object' || value === null) return -1;
   if (Object.getPrototypeOf(value) !== Object.prototype) return -1;
-  const size = valueSize(value, 0);
+  const size = valueSize(value, 0, limitBytes);
   return size <= limitBytes ? size : -1;
 }
 
