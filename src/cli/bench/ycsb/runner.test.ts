@@ -1,10 +1,7 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openEmbedded } from '../../../client/embedded.js';
 import type { Database } from '../../../client/table-api.js';
-import { realEnv } from '../../../env/real/index.js';
+import { makeTempRoot, realEnv, removeTempRoot } from '../../../env/real/index.js';
 import type { Env } from '../../../env/types.js';
 import { runWorkload } from './runner.js';
 import { tesseraSystem } from './targets.js';
@@ -15,13 +12,13 @@ let env: Env;
 let db: Database;
 
 beforeAll(async () => {
-  root = mkdtempSync(join(tmpdir(), 'tessera-ycsb-runner-'));
+  root = makeTempRoot('tessera-ycsb-runner-');
   env = realEnv({ root, seed: 1 });
   db = await openEmbedded(env, '/db');
 });
 afterAll(async () => {
   await db.close();
-  rmSync(root, { recursive: true, force: true });
+  removeTempRoot(root);
 });
 
 /**
