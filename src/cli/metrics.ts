@@ -223,7 +223,7 @@ export function storeMetrics(
   }
   const fsync = new Histogram({
     name: `${METRICS_PREFIX}wal_fsync_duration_seconds`,
-    help: 'Duration of WAL fsyncs',
+    help: "Duration of WAL fsyncs: a commit group's write and fsync, timed together",
     labelNames: ['table'] as const,
     buckets: [...LATENCY_BUCKETS_SECONDS],
     registers: [registry],

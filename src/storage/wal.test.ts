@@ -39,6 +39,27 @@ function expectPayloads(records: readonly Uint8Array[], payloads: readonly Uint8
 }
 
 describe('Wal, sync always', () => {
+  it('reports to onSync the time a group took to become durable, its write included', async () => {
+    const { node, run } = await sim();
+    // Fixed latencies: every write and metadata op 200 µs, every fsync 700 µs. An O_DSYNC append
+    // is a write and its fsync (900 µs); the fsync call after it only a metadata op.
+    node.disk.setFaults({
+      minLatencyMicros: 200,
+      meanLatencyMicros: 200,
+      maxLatencyMicros: 200,
+      meanSyncLatencyMicros: 700,
+      maxSyncLatencyMicros: 700,
+    });
+    const wal = await run(Wal.create(node.env, path));
+    const heard: number[] = [];
+    wal.onSync = (micros) => heard.push(micros);
+    await run(wal.append(utf8('one')));
+    await run(Promise.all([wal.append(utf8('two')), wal.append(utf8('three'))]));
+    expect(heard.length).toBe(wal.syncCount);
+    expect(heard.length).toBeGreaterThanOrEqual(2);
+    for (const micros of heard) expect(micros).toBeGreaterThanOrEqual(900);
+  });
+
   it('groups 100 concurrent appends under one or two fsyncs, all durable', async () => {
     const { node, run } = await sim();
     const wal = await run(Wal.create(node.env, path));

@@ -141,8 +141,10 @@ export class Wal {
   }
 
   /**
-   * Hears each finished fsync's duration in microseconds (env.clock.monoMicros()); unset, no
-   * clock is read. For metrics: it must not throw.
+   * Hears, for each finished fsync, how long its group took to become durable in microseconds
+   * (env.clock.monoMicros()): the group's write and its fsync timed together, because in
+   * sync-always mode the write is the fsync (O_DSYNC) and the fsync call after it does nothing.
+   * Unset, no clock is read. For metrics: it must not throw.
    */
   onSync: ((micros: number) => void) | undefined = undefined;
 
@@ -276,6 +278,8 @@ export class Wal {
         if (group === undefined) return;
         this.queuedBytes -= group.bytes;
         this.inFlight = group;
+        const onSync = group.sync ? this.onSync : undefined;
+        const t0 = onSync === undefined ? 0 : this.env.clock.monoMicros();
         try {
           if (group.payloads.length > 0) {
             await this.writer.appendMany(group.payloads);
@@ -284,8 +288,6 @@ export class Wal {
           }
           if (group.sync) {
             const covered = this.writtenBytes;
-            const onSync = this.onSync;
-            const t0 = onSync === undefined ? 0 : this.env.clock.monoMicros();
             await this.writer.sync();
             this.syncs++;
             this.durableBytes = covered;
