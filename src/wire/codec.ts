@@ -8,7 +8,8 @@
  * - Uint8Array and Buffer encode as `bin`; `bin` decodes to a Uint8Array of the source's kind
  *   (a plain Uint8Array for frames: the decoder hands plain views to this module), copied out of
  *   the receive buffer (`copyBuffers`) so that a value kept for long (say, in a memtable) never
- *   pins a whole socket chunk.
+ *   pins a whole socket chunk. Bodies of up to 64 KiB are decoded by flat-unpack.ts instead,
+ *   to the same values, except that their byte arrays share one copy of the body.
  * - JS numbers encode as the smallest int format when they are integers in [-2^31, 2^32) and
  *   as float64 otherwise, so every safe integer (int64 microsecond timestamps included) round
  *   trips as a number. A bigint encodes as int64/uint64 and any int64/uint64 decodes as a bigint;
@@ -22,6 +23,7 @@
 import { Packr, Unpackr } from 'msgpackr';
 import { TesseraError, isErrorCode, type ErrorDetails } from '../util/errors.js';
 import { fnv1aOffset, fnv1aStep } from '../util/fnv.js';
+import { NOT_TAKEN, flatUnpack } from './flat-unpack.js';
 import {
   ERROR_BODY_BYTES_MAX,
   ERROR_MESSAGE_CHARS_MAX,
@@ -62,6 +64,8 @@ export function encodeValue(value: unknown): Uint8Array {
  */
 export function decodeValue(buf: Uint8Array, start: number, end: number): unknown {
   if (end <= start) throw new TesseraError('PROTOCOL_ERROR', 'empty msgpack body');
+  const fast = flatUnpack(buf, start, end);
+  if (fast !== NOT_TAKEN) return fast;
   try {
     return unpackr.unpack(buf, { start, end });
   } catch (err) {
