@@ -139,12 +139,25 @@ function toRow(key: Uint8Array, cells: WireCells): Row {
 
 /** The object without its undefined fields (msgpack would send them as nil). */
 function defined<T extends object>(o: T): T {
+  // for-in, not Object.entries: this runs for every call, and entries allocates an array per
+  // field (5% of a YCSB client's CPU).
   const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(o)) if (v !== undefined) out[k] = v;
+  for (const k in o) {
+    const v = (o as Record<string, unknown>)[k];
+    if (v !== undefined) out[k] = v;
+  }
   return out as T;
 }
 
 function getSpec(options: GetOptions): WireGetSpec | undefined {
+  if (
+    options.columns === undefined &&
+    options.maxVersions === undefined &&
+    options.timeRange === undefined &&
+    options.filter === undefined
+  ) {
+    return undefined;
+  }
   const families: string[] = [];
   const columns: ColumnSpec[] = [];
   for (const name of options.columns ?? []) {
@@ -247,7 +260,12 @@ export class TableDatabase implements Database {
       );
     }
     const timeoutMs = options.timeoutMs ?? this.timeoutMs;
-    return this.caller.call(method, request, defined({ timeoutMs, signal: options.signal }));
+    const signal = options.signal;
+    return this.caller.call(
+      method,
+      request,
+      signal === undefined ? { timeoutMs } : { timeoutMs, signal },
+    );
   }
 
   async createTable(spec: TableSpec, options?: CallOptions): Promise<TableSchema> {
@@ -309,7 +327,7 @@ class RemoteTable implements Table {
     const spec = getSpec(options);
     const reply = await this.db.call(
       'table.get',
-      defined({ table: this.name, row: key, spec }),
+      spec === undefined ? { table: this.name, row: key } : { table: this.name, row: key, spec },
       options,
     );
     return reply.cells.length === 0 ? undefined : toRow(key, reply.cells);

@@ -1,7 +1,29 @@
 import { describe, expect, it } from 'vitest';
-import { bytesToLatin1, copyBytes, latin1ToBytes } from './bytes.js';
+import { bytesToLatin1, copyBytes, latin1ToBytes, utf8 } from './bytes.js';
 
 describe('bytes', () => {
+  it('utf8 encodes as TextEncoder does, on and off its ASCII fast path', () => {
+    const encoder = new TextEncoder();
+    const strings = [
+      '',
+      'a',
+      'user6284781860667377211',
+      'x'.repeat(64),
+      'x'.repeat(65),
+      'é',
+      `${'a'.repeat(30)}€`,
+      '\u{1f600}',
+      '\ud800', // a lone surrogate: U+FFFD
+      '\x7f\x80',
+      'é'.repeat(70),
+    ];
+    for (const s of strings) {
+      const out = utf8(s);
+      expect(out).toBeInstanceOf(Uint8Array);
+      expect([...out]).toEqual([...encoder.encode(s)]);
+    }
+  });
+
   it('copyBytes copies, also from a Node Buffer (whose slice would be a view)', () => {
     const buf = Buffer.from([1, 2, 3]);
     const copy = copyBytes(buf.subarray(1));
