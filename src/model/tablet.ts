@@ -163,7 +163,10 @@ export class Tablet {
   // -------------------------------------------------------------------------------------------
   // Writes
 
-  /** Applies the mutation atomically; runs under the row's lock. */
+  /**
+   * Applies the mutation atomically, in the row's order (RowLocks.withRowWrite): after every
+   * operation on the row that came before it, without waiting for their writes to be durable.
+   */
   mutate(m: Mutation): Promise<WriteResult> {
     try {
       this.checkServing(m.row);
@@ -171,7 +174,8 @@ export class Tablet {
     } catch (err) {
       return Promise.reject(err);
     }
-    return this.locks.withRow(m.row, () => this.apply(m));
+    // apply hands the batch to the store before its first await, as withRowWrite requires.
+    return this.locks.withRowWrite(m.row, () => this.apply(m));
   }
 
   /** Puts (and/or deletes) the cells of one row: the same as mutate. */
@@ -184,7 +188,10 @@ export class Tablet {
     return this.mutate(m);
   }
 
-  /** Writes `m` now; the caller holds the row's lock. */
+  /**
+   * Writes `m` now; the caller holds the row's place in its order. The batch reaches the store
+   * (Store.write queues it) before the first await.
+   */
   private async apply(m: Mutation): Promise<WriteResult> {
     this.checkServing(m.row);
     const timestamp = this.oracle.next();
