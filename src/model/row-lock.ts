@@ -10,7 +10,7 @@
  *   and the store applies writes in the order they were submitted. It does not wait for the
  *   earlier writes to become durable, so the writes of a hot row share group commits instead
  *   of taking one WAL write each in turn (YCSB A, whose zipfian sends ~4% of the updates to one
- *   row, held a row's lock across its fsync before: p99 2.9 ms against 2.4–2.7 without).
+ *   row, held a row's lock across its fsync before: p99 2.9–3.0 ms, against 2.6–2.7 now).
  *
  * An exclusive operation that follows blind writes still waits for them to be applied, so its
  * read sees them. An idle row holds no memory.
