@@ -15,6 +15,7 @@ import {
   redisServerVersion,
   startDurableRedis,
 } from './ycsb/redis-server.js';
+import { loadGeneratorFlagsInPlace, rerunWithLoadGeneratorFlags } from './load-generator-flags.js';
 import { runWorkload, type Latency, type SystemResult } from './ycsb/runner.js';
 import { redisSystem, tesseraSystem, type YcsbSystem } from './ycsb/targets.js';
 import { startYcsbNode } from './ycsb/tessera-node.js';
@@ -87,6 +88,10 @@ export function ycsbBenchCommand(): Command {
     .option('--seed <n>', 'seed of the workload generators', (v) => Number(v), 1)
     .option('--json', 'print results as JSON')
     .action(async (opts: YcsbOptions) => {
+      if (!loadGeneratorFlagsInPlace()) {
+        process.exitCode = await rerunWithLoadGeneratorFlags();
+        return;
+      }
       if (!Number.isSafeInteger(opts.seed)) throw new Error('--seed must be an integer');
       if (opts.compare !== undefined && opts.compare !== 'redis') {
         throw new Error(`--compare: only 'redis' is supported, not '${opts.compare}'`);
