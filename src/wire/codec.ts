@@ -9,7 +9,7 @@
  *   (a plain Uint8Array for frames: the decoder hands plain views to this module), copied out of
  *   the receive buffer (`copyBuffers`) so that a value kept for long (say, in a memtable) never
  *   pins a whole socket chunk. Bodies of up to 64 KiB are decoded by flat-unpack.ts instead,
- *   to the same values, except that their byte arrays share one copy of the body.
+ *   to the same values, except that their byte arrays over 64 bytes share one copy of the body.
  * - JS numbers encode as the smallest int format when they are integers in [-2^31, 2^32) and
  *   as float64 otherwise, so every safe integer (int64 microsecond timestamps included) round
  *   trips as a number. A bigint encodes as int64/uint64 and any int64/uint64 decodes as a bigint;

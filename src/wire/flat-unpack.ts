@@ -5,21 +5,22 @@
  * reply `{ cells: [family, qualifier, timestamp, value, …] }`. It is the mirror of
  * flat-pack.ts.
  *
- * msgpackr's `copyBuffers` gives every byte array its own ArrayBuffer: a put cost three
- * backing-store allocations (row, qualifier, value) and a YCSB row's reply ten, which V8 must
- * then track and sweep; reading a byte array was the top item of the benchmark client's
- * profile and, with the rest of msgpackr's decoding, ~8% of a node's CPU under YCSB A. Here
- * the body is copied once, on its first byte array, and every byte array of the value is a
- * view into that copy. A view keeps the whole copy alive, so only bodies of at most
+ * msgpackr's `copyBuffers` copies every byte array on its own: a YCSB row's reply (ten
+ * qualifiers, ten 100-byte values) cost ten ArrayBuffer backing stores, which V8 must then
+ * track and sweep; reading a byte array was the top item of the benchmark client's profile
+ * and, with the rest of msgpackr's decoding, ~8% of a node's CPU under YCSB A. Here a byte
+ * array of up to 64 bytes gets a copy of its own (V8 keeps one that small on its heap, where a
+ * copy is cheaper than a view), and the longer ones are views into one copy of the body, made
+ * at the first of them. A view keeps the whole copy alive, so only bodies of at most
  * `flatBodyBytesMax` bytes are taken: whoever keeps one value of a reply pins at most that.
  *
  * The result equals msgpackr's with codec.ts's Unpackr options (checked against it on random
- * values and random bytes by flat-unpack.test.ts), except that byte arrays share a buffer.
- * Taken:
+ * values and random bytes by flat-unpack.test.ts), except that byte arrays over 64 bytes share
+ * a buffer. Taken:
  * - nil, false, true;
  * - positive and negative fixint, uint8/16/32, int8/16/32 (numbers), float64;
  * - strings (fixstr, str8, str16) whose bytes are all ASCII;
- * - bin8 / bin16 / bin32, as Uint8Array views;
+ * - bin8 / bin16 / bin32, as Uint8Arrays of the source's kind (a Buffer for a Buffer);
  * - arrays (fixarray, array16) and maps (fixmap, map16) with string keys, nested at most
  *   `depthMax` deep, as plain arrays and objects.
  * Anything else — 64-bit integers (bigints), float32, extension types, non-ASCII strings, a key
@@ -52,7 +53,7 @@ let src: Uint8Array = new Uint8Array(0);
 let pos = 0;
 let limit = 0;
 let bodyStart = 0;
-/** The body's copy, made at its first byte array; views of byte arrays point into it. */
+/** The body's copy, made at its first byte array over 64 bytes; those are views into it. */
 let copy: Uint8Array | undefined;
 let failed = false;
 /** The source is a Node Buffer (its byte arrays must be Buffers too). */
