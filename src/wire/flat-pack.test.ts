@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { Prng } from '../util/prng.js';
+import { msgpackBoundaryNumbers, randomAscii } from './testdata/msgpack-numbers.js';
 import { decodeValue, encodeValue } from './codec.js';
 import { FrameEncoder } from './encoder.js';
 import { FrameKind, HEADER_BYTES, REQUEST_HEAD_BYTES, writeHeader } from './format.js';
@@ -14,53 +15,16 @@ function packFlatMap(value: unknown): Uint8Array | undefined {
   return out;
 }
 
-/** Numbers on every boundary between msgpack's number formats, and some that are none. */
-const numbers = [
-  0,
-  1,
-  0x7f,
-  0x80,
-  0xff,
-  0x100,
-  0xffff,
-  0x10000,
-  0xffff_ffff,
-  0x1_0000_0000,
-  -1,
-  -0x20,
-  -0x21,
-  -0x80,
-  -0x81,
-  -0x8000,
-  -0x8001,
-  -0x8000_0000,
-  -0x8000_0001,
-  1.5,
-  -2.25,
-  Number.NaN,
-  Infinity,
-  -Infinity,
-  -0,
-  1_764_000_000_000_000,
-  Number.MAX_SAFE_INTEGER,
-  Number.MIN_SAFE_INTEGER,
-];
 const byteLengths = [0, 1, 100, 0xff, 0x100, 0xffff, 0x1_0000];
 const arrayLengths = [0, 1, 4, 15, 16, 40, 0xffff, 0x1_0000];
-
-function ascii(p: Prng, maxChars: number): string {
-  let s = '';
-  for (let n = p.int(maxChars + 1); n > 0; n--) s += String.fromCharCode(p.int(0x80));
-  return s;
-}
 
 /** An element the fast path takes. */
 function flatElement(p: Prng): string | number | Uint8Array {
   switch (p.int(4)) {
     case 0:
-      return ascii(p, 31);
+      return randomAscii(p, 31);
     case 1:
-      return p.chance(0.5) ? p.pick(numbers) : p.int(2 ** 32) - 2 ** 31;
+      return p.chance(0.5) ? p.pick(msgpackBoundaryNumbers) : p.int(2 ** 32) - 2 ** 31;
     case 2: {
       const b = p.bytes(p.chance(0.8) ? p.int(120) : p.pick(byteLengths));
       return p.chance(0.3) ? Buffer.from(b) : b;
@@ -93,7 +57,7 @@ function flatMap(p: Prng): Record<string, unknown[]> {
     // Long arrays repeat one small element: the sizes, not the contents, are what they test.
     const filler = p.pick([7, 'field0', new Uint8Array(3), 1.5, -300]);
     for (let i = 0; i < n; i++) items.push(n > 100 ? filler : flatElement(p));
-    out[ascii(p, 31)] = items;
+    out[randomAscii(p, 31)] = items;
   }
   return out;
 }
@@ -103,7 +67,7 @@ function nested(p: Prng, depth: number): unknown {
   if (depth >= 3 || p.chance(0.4)) return p.chance(0.15) ? p.chance(0.5) : flatElement(p);
   if (p.chance(0.5)) return Array.from({ length: p.int(18) }, () => nested(p, depth + 1));
   const out: Record<string, unknown> = {};
-  for (let k = p.int(16); k > 0; k--) out[ascii(p, 31)] = nested(p, depth + 1);
+  for (let k = p.int(16); k > 0; k--) out[randomAscii(p, 31)] = nested(p, depth + 1);
   return out;
 }
 

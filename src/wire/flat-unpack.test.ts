@@ -1,6 +1,7 @@
 import { Unpackr } from 'msgpackr';
 import { describe, expect, it } from 'vitest';
 import { Prng } from '../util/prng.js';
+import { msgpackBoundaryNumbers, randomAscii } from './testdata/msgpack-numbers.js';
 import { decodeValue, encodeValue } from './codec.js';
 import { NOT_TAKEN, flatBodyBytesMax, flatUnpack } from './flat-unpack.js';
 
@@ -32,51 +33,14 @@ function plain(v: unknown): unknown {
   return v;
 }
 
-const numbers = [
-  0,
-  1,
-  0x7f,
-  0x80,
-  0xff,
-  0x100,
-  0xffff,
-  0x10000,
-  0xffff_ffff,
-  0x1_0000_0000,
-  -1,
-  -0x20,
-  -0x21,
-  -0x80,
-  -0x81,
-  -0x8000,
-  -0x8001,
-  -0x8000_0000,
-  -0x8000_0001,
-  1.5,
-  -2.25,
-  Number.NaN,
-  Infinity,
-  -Infinity,
-  -0,
-  1_764_000_000_000_000,
-  Number.MAX_SAFE_INTEGER,
-  Number.MIN_SAFE_INTEGER,
-];
-
-function ascii(p: Prng, maxChars: number): string {
-  let s = '';
-  for (let n = p.int(maxChars + 1); n > 0; n--) s += String.fromCharCode(p.int(0x80));
-  return s;
-}
-
 /** A random value of the kinds requests and replies carry, and some the fast path refuses. */
 function randomValue(p: Prng, depth: number): unknown {
   const kind = depth >= 10 ? p.int(6) : p.int(9);
   switch (kind) {
     case 0:
-      return p.chance(0.5) ? p.pick(numbers) : p.int(2 ** 32) - 2 ** 31;
+      return p.chance(0.5) ? p.pick(msgpackBoundaryNumbers) : p.int(2 ** 32) - 2 ** 31;
     case 1:
-      return p.chance(0.9) ? ascii(p, p.chance(0.9) ? 30 : 300) : p.pick(['é', '\u{1f600}x']);
+      return p.chance(0.9) ? randomAscii(p, p.chance(0.9) ? 30 : 300) : p.pick(['é', '\u{1f600}x']);
     case 2: {
       const b = p.bytes(p.chance(0.8) ? p.int(150) : p.pick([0, 64, 65, 0xff, 0x100, 0x1_0000]));
       return p.chance(0.3) ? Buffer.from(b) : b;
@@ -96,7 +60,7 @@ function randomValue(p: Prng, depth: number): unknown {
       const out: Record<string, unknown> = {};
       const n = p.chance(0.9) ? p.int(5) : p.pick([15, 16, 20]);
       for (let i = 0; i < n; i++) {
-        const key = p.chance(0.05) ? p.pick(['__proto__', 'é', '1', '']) : ascii(p, 12);
+        const key = p.chance(0.05) ? p.pick(['__proto__', 'é', '1', '']) : randomAscii(p, 12);
         // defineProperty: assigning `__proto__` would set the prototype instead.
         Object.defineProperty(out, key, {
           value: randomValue(p, depth + 1),
