@@ -29,6 +29,8 @@
  * whole body with msgpackr, which also produces the error for a malformed one.
  */
 
+import { readU16, readU32 } from './format.js';
+
 /** Returned by flatUnpack when the fast path does not take the body. */
 export const NOT_TAKEN: unique symbol = Symbol('NOT_TAKEN');
 
@@ -110,45 +112,47 @@ function read(depth: number): unknown {
     case 0xc4:
       return has(1) ? readBin(src[pos++]!) : fail();
     case 0xc5:
-      return has(2) ? readBin(readU16()) : fail();
+      return has(2) ? readBin(takeU16()) : fail();
     case 0xc6:
-      return has(4) ? readBin(readU32()) : fail();
+      return has(4) ? readBin(takeU32()) : fail();
     case 0xcb:
       return has(8) ? readF64() : fail();
     case 0xcc:
       return has(1) ? src[pos++]! : fail();
     case 0xcd:
-      return has(2) ? readU16() : fail();
+      return has(2) ? takeU16() : fail();
     case 0xce:
-      return has(4) ? readU32() : fail();
+      return has(4) ? takeU32() : fail();
     case 0xd0:
       return has(1) ? (src[pos++]! << 24) >> 24 : fail();
     case 0xd1:
-      return has(2) ? (readU16() << 16) >> 16 : fail();
+      return has(2) ? (takeU16() << 16) >> 16 : fail();
     case 0xd2:
-      return has(4) ? readU32() | 0 : fail();
+      return has(4) ? takeU32() | 0 : fail();
     case 0xd9:
       return has(1) ? readString(src[pos++]!) : fail();
     case 0xda:
-      return has(2) ? readString(readU16()) : fail();
+      return has(2) ? readString(takeU16()) : fail();
     case 0xdc:
-      return has(2) ? readArray(readU16(), depth) : fail();
+      return has(2) ? readArray(takeU16(), depth) : fail();
     case 0xde:
-      return has(2) ? readMap(readU16(), depth) : fail();
+      return has(2) ? readMap(takeU16(), depth) : fail();
     default:
       // 0xc1 (never used), ext, float32, 64-bit integers, str32, array32, map32.
       return fail();
   }
 }
 
-function readU16(): number {
-  const v = (src[pos]! << 8) | src[pos + 1]!;
+/** The next 2 bytes as a big-endian unsigned integer (the caller checked they are there). */
+function takeU16(): number {
+  const v = readU16(src, pos);
   pos += 2;
   return v;
 }
 
-function readU32(): number {
-  const v = src[pos]! * 0x1000000 + ((src[pos + 1]! << 16) | (src[pos + 2]! << 8) | src[pos + 3]!);
+/** The next 4 bytes as a big-endian unsigned integer (the caller checked they are there). */
+function takeU32(): number {
+  const v = readU32(src, pos);
   pos += 4;
   return v;
 }
