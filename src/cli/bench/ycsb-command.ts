@@ -215,6 +215,8 @@ async function runYcsbBench(opts: YcsbOptions) {
     requestDistribution: spec.requestDistribution,
     machine: `${cpus().length} cores, ${cpus()[0]?.model ?? 'unknown cpu'}, node ${process.version}`,
     command: `tessera bench ycsb ${process.argv.slice(4).join(' ')}`.trim(),
+    // How the benchmark process itself ran (load-generator-flags.ts), for whoever compares runs.
+    loadGenerator: { v8Flags: [...process.execArgv] },
     table: TABLE_NAME,
     fields: FIELD_COUNT,
     fieldLength: FIELD_LENGTH,
