@@ -40,3 +40,4 @@ export {
   type FamilyOptionsLookup,
 } from './family-options.js';
 export { readLog, LogWriter, type LogReadResult } from './log/index.js';
+export { resolveRawEntries, rawRowEntriesMax, type RawEntry } from './raw-row.js';

@@ -63,7 +63,15 @@ import { MergingIterator } from './merge-iterator.js';
 import { compareBytesRaw, fileHoldsRow, findFileForRow, hasPrefix } from './row-lookup.js';
 import { resolveOptions, type ResolvedOptions, type StoreOptions } from './options.js';
 import { RateLimiter } from './rate-limiter.js';
+import { RawRowCollector, type RawEntry } from './raw-row.js';
 import { RowResolver, type Cell, type ReadOptions } from './row-resolver.js';
+
+/** What a row read feeds the row's entries to: a RowResolver (get) or a RawRowCollector. */
+interface RowSink {
+  add(key: Uint8Array, value: Uint8Array): void;
+  readonly columnEntriesSeen: number;
+  canSkipColumn(key: Uint8Array): boolean;
+}
 import { TableOutput, type OutputContext } from './table-output.js';
 import { TableCache } from './table-cache.js';
 import { Block, type TableOptions, type TableReader } from './sstable/index.js';
@@ -865,7 +873,24 @@ export class Store {
   /** The cells of one row visible at the snapshot (default: now). Empty when there are none. */
   async get(row: Uint8Array, options: GetOptions = {}): Promise<Cell[]> {
     this.checkOpen();
-    const ro = this.readOptions(options);
+    const resolver = new RowResolver(this.readOptions(options), this.options.familyOptions);
+    await this.readRow(row, resolver);
+    return resolver.cells();
+  }
+
+  /**
+   * Every stored entry of the row visible now — puts and tombstones, all versions, in
+   * internal-key order — for a coordinator that reconciles replicas (raw-row.ts).
+   */
+  async rawRow(row: Uint8Array): Promise<RawEntry[]> {
+    this.checkOpen();
+    const collector = new RawRowCollector(this.lastSeq);
+    await this.readRow(row, collector);
+    return collector.entries;
+  }
+
+  /** Feeds the row's entries, merged from every memtable and table, to `sink` in order. */
+  private async readRow(row: Uint8Array, sink: RowSink): Promise<void> {
     const start = rowStartKey(row);
     const version = this.versions.current;
     version.ref();
@@ -925,25 +950,23 @@ export class Store {
         pending = undefined;
         for (const r of settled) if (r.status === 'rejected') throw r.reason;
       }
-      if (sources.length === 0) return [];
+      if (sources.length === 0) return;
       // A table whose seek waited for the disk joins after the others: the merge's order of
       // sources only breaks ties, and keys are unique across sources (sequence numbers).
-      const resolver = new RowResolver(ro, this.options.familyOptions);
       const it = sources.length === 1 ? sources[0]! : MergingIterator.positioned(sources);
       while (it.valid() && hasPrefix(it.key(), start)) {
         const key = it.key();
-        resolver.add(key, it.value());
+        sink.add(key, it.value());
         // Past a few versions of a column the read no longer needs, one seek beats stepping
         // through the rest (RocksDB's max_sequential_skip_in_iterations, 8, is the same idea).
         const step =
-          resolver.columnEntriesSeen >= sequentialSkipsMax && resolver.canSkipColumn(key)
+          sink.columnEntriesSeen >= sequentialSkipsMax && sink.canSkipColumn(key)
             ? it instanceof MergingIterator
               ? it.seekForward(columnEndKey(key))
               : it.seek(columnEndKey(key))
             : it.next();
         if (step) await step;
       }
-      return resolver.cells();
     } finally {
       // Left before the seeks were awaited (opening a later table failed): wait for them too.
       if (pending !== undefined) await Promise.allSettled(pending);
