@@ -2,11 +2,15 @@
  * `connect`: a Database over the native protocol to one or more Tessera nodes.
  */
 import type { Address, Env } from '../env/types.js';
+import type { ConsistencyLevel } from '../model/index.js';
 import { RpcTableCaller, type RpcTableCallerOptions } from './rpc-caller.js';
 import type { Database } from './table-api.js';
 import { TableDatabase } from './table-client.js';
 
-export type ConnectOptions = RpcTableCallerOptions;
+export interface ConnectOptions extends RpcTableCallerOptions {
+  /** Default consistency level of reads and writes that name none (TableDatabaseOptions). */
+  readonly consistency?: ConsistencyLevel;
+}
 
 /**
  * Connects to the first of `addresses` (`host:port`) that answers, so that a wrong address
@@ -23,14 +27,17 @@ export async function connect(
     ? (addresses as readonly (string | Address)[])
     : [addresses as string | Address];
   const caller = new RpcTableCaller(env, list, options);
+  // Built before connecting, so that a bad option fails with nothing opened yet.
+  const db = new TableDatabase(caller, {
+    ...(options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs }),
+    ...(options.consistency === undefined ? {} : { consistency: options.consistency }),
+    onClose: () => caller.close(),
+  });
   try {
     await caller.connect();
   } catch (err) {
     await caller.close();
     throw err;
   }
-  return new TableDatabase(caller, {
-    ...(options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs }),
-    onClose: () => caller.close(),
-  });
+  return db;
 }

@@ -6,7 +6,9 @@
 import type { Env } from '../env/types.js';
 import {
   Database as ModelDatabase,
+  parseConsistency,
   TableDispatcher,
+  type ConsistencyLevel,
   type DatabaseOptions,
 } from '../model/index.js';
 import type { Database } from './table-api.js';
@@ -15,6 +17,8 @@ import { TableDatabase } from './table-client.js';
 export interface EmbeddedOptions extends Omit<DatabaseOptions, 'dir'> {
   /** Default per-call timeout in milliseconds (default 30 s). */
   readonly timeoutMs?: number;
+  /** Default consistency level of reads and writes that name none (TableDatabaseOptions). */
+  readonly consistency?: ConsistencyLevel;
 }
 
 /**
@@ -27,11 +31,14 @@ export async function openEmbedded(
   dir: string,
   options: EmbeddedOptions = {},
 ): Promise<Database> {
-  const { timeoutMs, ...databaseOptions } = options;
+  const { timeoutMs, consistency, ...databaseOptions } = options;
+  // Checked before the directory is opened, so that a bad level leaves nothing open.
+  if (consistency !== undefined) parseConsistency(consistency, 'consistency');
   const database = await ModelDatabase.open(env, { ...databaseOptions, dir });
   const dispatcher = new TableDispatcher(env, database);
   return new TableDatabase(dispatcher, {
     ...(timeoutMs === undefined ? {} : { timeoutMs }),
+    ...(consistency === undefined ? {} : { consistency }),
     onClose: async () => {
       try {
         await dispatcher.close();

@@ -6,6 +6,7 @@
  */
 export * from './lock-client.js';
 export type * from './table-api.js';
+export type { ConsistencyLevel } from '../model/index.js';
 export {
   parseCell,
   parseColumn,

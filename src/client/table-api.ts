@@ -7,7 +7,15 @@
  * everything after the first colon; pass a ColumnRef for binary qualifiers). Row keys and
  * values accept strings (UTF-8) or bytes.
  */
-import type { Bytes, CompareOp, Filter, Mutation, TableSchema, TableSpec } from '../model/index.js';
+import type {
+  Bytes,
+  CompareOp,
+  ConsistencyLevel,
+  Filter,
+  Mutation,
+  TableSchema,
+  TableSpec,
+} from '../model/index.js';
 
 export interface ColumnRef {
   readonly family: string;
@@ -39,6 +47,13 @@ export interface CallOptions {
   /** Relative timeout in milliseconds (default: the database's, 30 s). */
   readonly timeoutMs?: number;
   readonly signal?: AbortSignal;
+  /**
+   * For hashed tables: how many replicas must answer (default: the database's, else the
+   * server's QUORUM); ordered tables are linearizable and accept any level. Sent by put,
+   * mutate, delete, get and batch; the other calls take no level and ignore it. Checked before
+   * sending (INVALID_ARGUMENT), case-insensitively: `'quorum'` is QUORUM.
+   */
+  readonly consistency?: ConsistencyLevel;
 }
 
 export interface GetOptions extends CallOptions {

@@ -18,7 +18,8 @@ import type {
 import { fromUtf8, utf8 } from '../util/bytes.js';
 import { TesseraError } from '../util/errors.js';
 import { openEmbedded } from './embedded.js';
-import type { Database, Row, Table } from './table-api.js';
+import type { ConsistencyLevel } from './index.js';
+import type { CallOptions, Database, Row, Table } from './table-api.js';
 import { parseColumn, TableDatabase } from './table-client.js';
 
 let root: string;
@@ -379,5 +380,150 @@ describe('scan requests', () => {
     for await (const _ of db.table('t').scan({ prefix, startRow: 'a' })) break;
     expect(prefix.toString()).toBe('ab');
     expect(sent).toEqual([{ table: 't', spec: { startRow: utf8('a'), prefix } }]);
+  });
+});
+
+describe('consistency levels', () => {
+  /** Answers every call with a canned reply and keeps what was sent. */
+  function fakeCaller(): { caller: TableCaller; sent: { method: TableMethod; body: object }[] } {
+    const sent: { method: TableMethod; body: object }[] = [];
+    const replies: Partial<Record<TableMethod, unknown>> = {
+      'table.mutate': { timestamp: 7 },
+      'table.get': { cells: [] },
+      'table.batch': { results: [{ ok: true, timestamp: 7 }] },
+      'table.scan': { scanner: 1, rows: [], done: true },
+      'table.increment': { value: 1n },
+      'table.append': { value: new Uint8Array(0) },
+      'table.checkAndMutate': { applied: true },
+    };
+    const caller: TableCaller = {
+      call: (method, request) => {
+        sent.push({ method, body: request as object });
+        return Promise.resolve(replies[method] as never);
+      },
+    };
+    return { caller, sent };
+  }
+
+  /** put, mutate, delete, get (with and without a spec) and batch, all with `options`. */
+  async function everyLevelCall(t: Table, options: CallOptions): Promise<void> {
+    await t.put('r', { 'f:q': 'v' }, options);
+    await t.mutate(new Mutation('r').put('f', 'q', 'v'), options);
+    await t.delete('r', options);
+    await t.get('r', options);
+    await t.get('r', { ...options, columns: ['f:q'] });
+    await t.batch([new Mutation('r').put('f', 'q', 'v')], options);
+  }
+
+  const levelsOf = (sent: { body: object }[]): unknown[] =>
+    sent.map((s) => (s.body as { consistency?: unknown }).consistency);
+
+  it('sends no level when none is set, leaving the request bodies as they were', async () => {
+    const { caller, sent } = fakeCaller();
+    await everyLevelCall(new TableDatabase(caller).table('t'), {});
+    expect(sent.map((s) => [s.method, Object.keys(s.body)])).toEqual([
+      ['table.mutate', ['table', 'mutation']],
+      ['table.mutate', ['table', 'mutation']],
+      ['table.mutate', ['table', 'mutation']],
+      ['table.get', ['table', 'row']],
+      ['table.get', ['table', 'row', 'spec']],
+      ['table.batch', ['table', 'mutations']],
+    ]);
+  });
+
+  it("sends a call's level with put, mutate, delete, get and batch", async () => {
+    const { caller, sent } = fakeCaller();
+    await everyLevelCall(new TableDatabase(caller).table('t'), { consistency: 'ONE' });
+    expect(levelsOf(sent)).toEqual(['ONE', 'ONE', 'ONE', 'ONE', 'ONE', 'ONE']);
+    // The level is one more key; the rest of each body is unchanged.
+    expect(sent[0]!.body).toEqual({
+      table: 't',
+      mutation: {
+        row: utf8('r'),
+        ops: [{ type: 'put', family: 'f', qualifier: utf8('q'), value: utf8('v') }],
+      },
+      consistency: 'ONE',
+    });
+    expect(Object.keys(sent[4]!.body)).toEqual(['table', 'row', 'spec', 'consistency']);
+  });
+
+  it("applies the database's default, and a call's level overrides it", async () => {
+    const { caller, sent } = fakeCaller();
+    const t = new TableDatabase(caller, { consistency: 'ALL' }).table('t');
+    await everyLevelCall(t, {});
+    expect(levelsOf(sent)).toEqual(['ALL', 'ALL', 'ALL', 'ALL', 'ALL', 'ALL']);
+    sent.length = 0;
+    await everyLevelCall(t, { consistency: 'LOCAL_QUORUM' });
+    expect(levelsOf(sent)).toEqual(Array(6).fill('LOCAL_QUORUM'));
+  });
+
+  it('takes a level case-insensitively and sends its exact name', async () => {
+    const { caller, sent } = fakeCaller();
+    const db = new TableDatabase(caller, { consistency: 'local_one' as ConsistencyLevel });
+    await db.table('t').get('r');
+    await db.table('t').get('r', { consistency: 'Quorum' as ConsistencyLevel });
+    expect(levelsOf(sent)).toEqual(['LOCAL_ONE', 'QUORUM']);
+  });
+
+  it('rejects an unknown level with INVALID_ARGUMENT before sending anything', async () => {
+    const { caller, sent } = fakeCaller();
+    const t = new TableDatabase(caller, { consistency: 'ONE' }).table('t');
+    const bad = { consistency: 'TWO_AND_A_HALF' as ConsistencyLevel };
+    const calls = [
+      t.put('r', { 'f:q': 'v' }, bad),
+      t.mutate(new Mutation('r').put('f', 'q', 'v'), bad),
+      t.delete('r', bad),
+      t.get('r', bad),
+      t.batch([new Mutation('r').put('f', 'q', 'v')], bad),
+    ];
+    for (const call of calls) {
+      const err = await call.then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(err).toBeInstanceOf(TesseraError);
+      expect((err as TesseraError).code).toBe('INVALID_ARGUMENT');
+      expect((err as TesseraError).message).toContain('QUORUM');
+      expect((err as TesseraError).details).toEqual({ field: 'consistency' });
+    }
+    expect(sent).toEqual([]);
+    expect(() => new TableDatabase(caller, { consistency: 'SOME' as ConsistencyLevel })).toThrow(
+      expect.objectContaining({ code: 'INVALID_ARGUMENT' }) as Error,
+    );
+  });
+
+  it('sends no level with the calls that take none', async () => {
+    const { caller, sent } = fakeCaller();
+    const t = new TableDatabase(caller, { consistency: 'ONE' }).table('t');
+    const options = { consistency: 'ALL' } as const;
+    for await (const _ of t.scan(options)) break;
+    await t.increment('r', 'f:n', 1, options);
+    await t.append('r', 'f:q', 'x', options);
+    await t.checkAndMutate(
+      'r',
+      { column: 'f:q', absent: true },
+      new Mutation('r').put('f', 'q', 'v'),
+      options,
+    );
+    expect(sent.map((s) => s.method)).toEqual([
+      'table.scan',
+      'table.increment',
+      'table.append',
+      'table.checkAndMutate',
+    ]);
+    expect(sent.map((s) => 'consistency' in s.body)).toEqual([false, false, false, false]);
+  });
+
+  it('openEmbedded checks its default level, and the dispatcher takes levels', async () => {
+    const bad = openEmbedded(env, 'consistency', { consistency: 'MOST' as ConsistencyLevel });
+    await expect(bad).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+    const db = await openEmbedded(env, 'consistency', { consistency: 'one' as ConsistencyLevel });
+    try {
+      await db.createTable({ name: 'kv', families: [{ name: 'd' }] });
+      await db.table('kv').put('k', { 'd:v': 'x' }, { consistency: 'ALL' });
+      expect((await db.table('kv').get('k'))!.text('d:v')).toBe('x');
+    } finally {
+      await db.close();
+    }
   });
 });

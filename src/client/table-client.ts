@@ -7,6 +7,8 @@
  * of everything the server could judge is left to the server, so a remote and an embedded
  * database reject the same inputs with the same errors. What is checked here is what the wire
  * cannot express: a column name's shape, and a checkAndMutate whose mutation is for another row.
+ * A consistency level is checked here too, so that a typo fails before anything is sent rather
+ * than be ignored by a server that predates the field.
  *
  * Scans are pulled: `table.scan` opens a server-side scanner with the first batch, each
  * further batch is fetched by `table.scanNext` only when the consumer has used up the last
@@ -15,9 +17,11 @@
  */
 import {
   cellsFromWire,
+  parseConsistency,
   toBytes,
   type Bytes,
   type ColumnSpec,
+  type ConsistencyLevel,
   type Mutation,
   type MutationOp,
   type TableSchema,
@@ -58,6 +62,12 @@ export const TABLE_CALL_TIMEOUT_MS_DEFAULT = 30_000;
 export interface TableDatabaseOptions {
   /** Default relative timeout of every call. Default TABLE_CALL_TIMEOUT_MS_DEFAULT. */
   readonly timeoutMs?: number;
+  /**
+   * Default consistency level of the calls that send one (put, mutate, delete, get, batch) when
+   * the call names none. Default: none, so requests carry no level and the server applies its
+   * own (QUORUM).
+   */
+  readonly consistency?: ConsistencyLevel;
   /** Releases what the caller holds (connections, stores); run once by close(). */
   readonly onClose?: () => Promise<void>;
 }
@@ -231,6 +241,7 @@ function putOps(values: Readonly<Record<string, Bytes>>, timestamp?: number): Mu
 
 export class TableDatabase implements Database {
   private readonly timeoutMs: number;
+  private readonly consistency: ConsistencyLevel | undefined;
   private closing: Promise<void> | undefined;
 
   constructor(
@@ -240,6 +251,19 @@ export class TableDatabase implements Database {
     const t = options.timeoutMs ?? TABLE_CALL_TIMEOUT_MS_DEFAULT;
     if (!(t > 0)) throw invalidArgument(`timeoutMs must be positive, got ${t}`);
     this.timeoutMs = t;
+    this.consistency =
+      options.consistency === undefined
+        ? undefined
+        : parseConsistency(options.consistency, 'consistency');
+  }
+
+  /**
+   * The level a call sends: its own, else the database's default, else none. INVALID_ARGUMENT
+   * for a level that is not one, before anything is sent.
+   */
+  consistencyFor(options: CallOptions | undefined): ConsistencyLevel | undefined {
+    const c = options?.consistency;
+    return c === undefined ? this.consistency : parseConsistency(c, 'consistency');
   }
 
   get closed(): boolean {
@@ -325,11 +349,20 @@ class RemoteTable implements Table {
   async get(row: Bytes, options: GetOptions = {}): Promise<Row | undefined> {
     const key = toBytes(row);
     const spec = getSpec(options);
-    const reply = await this.db.call(
-      'table.get',
-      spec === undefined ? { table: this.name, row: key } : { table: this.name, row: key, spec },
-      options,
-    );
+    const consistency = this.db.consistencyFor(options);
+    // Literal shapes, not spreads: most gets carry neither a spec nor a level, and their body
+    // stays the two-key map the wire's fast paths take.
+    let request: TableRequest<'table.get'>;
+    if (consistency === undefined) {
+      request =
+        spec === undefined ? { table: this.name, row: key } : { table: this.name, row: key, spec };
+    } else {
+      request =
+        spec === undefined
+          ? { table: this.name, row: key, consistency }
+          : { table: this.name, row: key, spec, consistency };
+    }
+    const reply = await this.db.call('table.get', request, options);
     return reply.cells.length === 0 ? undefined : toRow(key, reply.cells);
   }
 
@@ -385,7 +418,12 @@ class RemoteTable implements Table {
 
   async batch(mutations: readonly Mutation[], options?: CallOptions): Promise<BatchOutcome[]> {
     const wire = mutations.map(wireMutation);
-    const reply = await this.db.call('table.batch', { table: this.name, mutations: wire }, options);
+    const consistency = this.db.consistencyFor(options);
+    const request: TableRequest<'table.batch'> =
+      consistency === undefined
+        ? { table: this.name, mutations: wire }
+        : { table: this.name, mutations: wire, consistency };
+    const reply = await this.db.call('table.batch', request, options);
     return reply.results.map((r): BatchOutcome =>
       r.ok ? { ok: true, timestamp: r.timestamp } : { ok: false, code: r.code, message: r.message },
     );
@@ -395,7 +433,12 @@ class RemoteTable implements Table {
     mutation: WireMutation,
     options?: CallOptions,
   ): Promise<{ timestamp: number }> {
-    const reply = await this.db.call('table.mutate', { table: this.name, mutation }, options);
+    const consistency = this.db.consistencyFor(options);
+    const request: TableRequest<'table.mutate'> =
+      consistency === undefined
+        ? { table: this.name, mutation }
+        : { table: this.name, mutation, consistency };
+    const reply = await this.db.call('table.mutate', request, options);
     return { timestamp: reply.timestamp };
   }
 

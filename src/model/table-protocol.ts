@@ -10,6 +10,7 @@
  * answers a malformed one with INVALID_ARGUMENT naming the field.
  */
 import { TesseraError } from '../util/errors.js';
+import type { ConsistencyLevel } from './consistency.js';
 import type { Filter, CompareOp } from './filters.js';
 import type { MutationOp } from './mutation.js';
 import type { TableSchema, TableSpec } from './schema.js';
@@ -118,11 +119,28 @@ export interface TableRequests {
   'table.drop': { req: { readonly table: string }; reply: Record<string, never> };
   /** Puts and deletes of one row, atomically. */
   'table.mutate': {
-    req: { readonly table: string; readonly mutation: WireMutation };
+    req: {
+      readonly table: string;
+      readonly mutation: WireMutation;
+      /**
+       * For hashed tables: how many replicas must answer (default QUORUM); ordered tables are
+       * linearizable and accept any level.
+       */
+      readonly consistency?: ConsistencyLevel;
+    };
     reply: { readonly timestamp: number };
   };
   'table.get': {
-    req: { readonly table: string; readonly row: Uint8Array; readonly spec?: WireGetSpec };
+    req: {
+      readonly table: string;
+      readonly row: Uint8Array;
+      readonly spec?: WireGetSpec;
+      /**
+       * For hashed tables: how many replicas must answer (default QUORUM); ordered tables are
+       * linearizable and accept any level.
+       */
+      readonly consistency?: ConsistencyLevel;
+    };
     reply: { readonly cells: WireCells };
   };
   /**
@@ -175,7 +193,15 @@ export interface TableRequests {
   };
   /** Each row atomically, the batch as a whole not; results in the mutations' order. */
   'table.batch': {
-    req: { readonly table: string; readonly mutations: readonly WireMutation[] };
+    req: {
+      readonly table: string;
+      readonly mutations: readonly WireMutation[];
+      /**
+       * For hashed tables: how many replicas must answer (default QUORUM); ordered tables are
+       * linearizable and accept any level.
+       */
+      readonly consistency?: ConsistencyLevel;
+    };
     reply: {
       readonly results: readonly (
         | { readonly ok: true; readonly timestamp: number }

@@ -3,7 +3,8 @@
  * {KEY => value} option hashes out of parsed values, and building results. Errors point at the
  * argument (or the command when one is missing).
  */
-import type { ColumnName, GetOptions } from '../../client/table-api.js';
+import type { CallOptions, ColumnName, GetOptions } from '../../client/table-api.js';
+import { CONSISTENCY_DEFAULT } from '../../model/index.js';
 import { fromUtf8 } from '../../util/bytes.js';
 import type { CommandContext, CommandResult, ShellSession } from './command-types.js';
 import { syntaxError, type Position } from './lexer.js';
@@ -130,6 +131,12 @@ export function readOptions(
 
 export function callOptions(s: ShellSession): { signal?: AbortSignal } {
   return s.signal === undefined ? {} : { signal: s.signal };
+}
+
+/** The options of a data command's table call: callOptions and the session's consistency level. */
+export function dataOptions(s: ShellSession): CallOptions {
+  const consistency = s.consistency ?? CONSISTENCY_DEFAULT;
+  return s.signal === undefined ? { consistency } : { signal: s.signal, consistency };
 }
 
 export function message(lines: readonly string[], rows = 0): CommandResult {

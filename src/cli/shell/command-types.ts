@@ -4,7 +4,7 @@
  * format.ts renders).
  */
 import type { Database, Row } from '../../client/table-api.js';
-import type { TableSchema } from '../../model/index.js';
+import type { ConsistencyLevel, TableSchema } from '../../model/index.js';
 import type { Statement, Value } from './parser.js';
 
 export interface ShellSession {
@@ -15,6 +15,11 @@ export interface ShellSession {
   signal?: AbortSignal;
   /** Progress lines of long commands (count's INTERVAL). */
   progress?: (line: string) => void;
+  /**
+   * The consistency level every data command sends, set by the `consistency` command; unset
+   * means CONSISTENCY_DEFAULT (QUORUM).
+   */
+  consistency?: ConsistencyLevel;
 }
 
 export type CommandResult =

@@ -1,5 +1,7 @@
 /**
- * The data commands: put, get, scan, count, delete, deleteall, incr and get_counter.
+ * The data commands: put, get, scan, count, delete, deleteall, incr and get_counter. Each
+ * passes the session's consistency level (dataOptions); the client sends it with the calls
+ * that take one (put, get, delete) and ignores it elsewhere.
  */
 import type { GetOptions, Row, ScanOptions } from '../../client/table-api.js';
 import { decodeInt64, Mutation } from '../../model/index.js';
@@ -8,10 +10,10 @@ import { invalidArgument } from '../../util/errors.js';
 import {
   argError,
   bytesOf,
-  callOptions,
   cellOf,
   columnOf,
   columnsOf,
+  dataOptions,
   int,
   message,
   options,
@@ -33,13 +35,13 @@ async function put(ctx: CommandContext): Promise<CommandResult> {
   const value = bytesOf(valV, 'the value');
   const ts = tsV === undefined ? undefined : int(tsV, 'the timestamp');
   const m = new Mutation(row).put(family, qualifier, value, ts);
-  await ctx.session.db.table(tableName(ctx)).mutate(m, callOptions(ctx.session));
+  await ctx.session.db.table(tableName(ctx)).mutate(m, dataOptions(ctx.session));
   return message([]);
 }
 
 async function get(ctx: CommandContext): Promise<CommandResult> {
   const row = bytesOf(ctx.args[1]!, 'the row key');
-  let opts: GetOptions = callOptions(ctx.session);
+  let opts: GetOptions = dataOptions(ctx.session);
   const rest = ctx.args.slice(2);
   if (rest.length === 1 && rest[0]!.kind === 'hash') {
     const o = options(rest[0]!, ['COLUMN', 'COLUMNS', 'VERSIONS', 'TIMERANGE', 'TIMESTAMP'], 'get');
@@ -67,7 +69,7 @@ const scanKeys = [
 
 function scanOptionsOf(ctx: CommandContext, allowed: readonly string[]): ScanOptions {
   const arg = ctx.args[1];
-  let opts: ScanOptions = callOptions(ctx.session);
+  let opts: ScanOptions = dataOptions(ctx.session);
   if (arg === undefined) return opts;
   const o = options(arg, allowed, ctx.stmt.command);
   const bytesOpt = (k: string): Uint8Array | undefined => {
@@ -125,7 +127,7 @@ async function del(ctx: CommandContext): Promise<CommandResult> {
   const row = bytesOf(rowV, 'the row key');
   const ts = tsV === undefined ? undefined : int(tsV, 'the timestamp');
   await ctx.session.db.table(tableName(ctx)).delete(row, {
-    ...callOptions(ctx.session),
+    ...dataOptions(ctx.session),
     columns: [columnOf(colV)],
     ...(ts === undefined ? {} : { timestamp: ts }),
   });
@@ -137,7 +139,7 @@ async function deleteall(ctx: CommandContext): Promise<CommandResult> {
   const row = bytesOf(rowV, 'the row key');
   const ts = tsV === undefined ? undefined : int(tsV, 'the timestamp');
   await ctx.session.db.table(tableName(ctx)).delete(row, {
-    ...callOptions(ctx.session),
+    ...dataOptions(ctx.session),
     ...(colV === undefined ? {} : { columns: [columnOf(colV)] }),
     ...(ts === undefined ? {} : { timestamp: ts }),
   });
@@ -153,7 +155,7 @@ async function incr(ctx: CommandContext): Promise<CommandResult> {
   }
   const value = await ctx.session.db
     .table(tableName(ctx))
-    .increment(bytesOf(rowV, 'the row key'), cellOf(colV), delta, callOptions(ctx.session));
+    .increment(bytesOf(rowV, 'the row key'), cellOf(colV), delta, dataOptions(ctx.session));
   return { kind: 'counter', value };
 }
 
@@ -162,7 +164,7 @@ async function getCounter(ctx: CommandContext): Promise<CommandResult> {
   const column = cellOf(colV);
   const row = await ctx.session.db
     .table(tableName(ctx))
-    .get(bytesOf(rowV, 'the row key'), { ...callOptions(ctx.session), columns: [column] });
+    .get(bytesOf(rowV, 'the row key'), { ...dataOptions(ctx.session), columns: [column] });
   const v = row?.value(column);
   if (v === undefined) return { kind: 'counter', value: undefined };
   if (v.length !== 8) {

@@ -1,7 +1,14 @@
 /**
- * The general commands: help (the command list and each command's usage) and exit/quit.
+ * The general commands: help (the command list and each command's usage), consistency (the
+ * session's consistency level, as cqlsh's CONSISTENCY) and exit/quit.
  */
-import { str } from './arguments.js';
+import {
+  CONSISTENCY_DEFAULT,
+  CONSISTENCY_LEVELS,
+  parseConsistency,
+  type ConsistencyLevel,
+} from '../../model/index.js';
+import { argError, str } from './arguments.js';
 import type { CommandContext, CommandDef, CommandResult } from './command-types.js';
 import { unknownCommand } from './suggest.js';
 
@@ -14,6 +21,28 @@ function help(ctx: CommandContext): Promise<CommandResult> {
   const def = ctx.commands.get(name);
   if (def === undefined) throw unknownCommand(name, topic, [...ctx.commands.keys()]);
   return Promise.resolve({ kind: 'text', text: commandHelp(def) });
+}
+
+/** `consistency` shows the session's level; `consistency ONE` sets it (any case). */
+function consistency(ctx: CommandContext): Promise<CommandResult> {
+  const arg = ctx.args[0];
+  if (arg === undefined) {
+    const current = ctx.session.consistency ?? CONSISTENCY_DEFAULT;
+    return Promise.resolve({ kind: 'text', text: `Current consistency level is ${current}.` });
+  }
+  const name = str(arg, 'the consistency level').text;
+  let level: ConsistencyLevel;
+  try {
+    level = parseConsistency(name);
+  } catch {
+    throw argError(
+      arg,
+      `unknown consistency level '${name}'`,
+      `levels: ${CONSISTENCY_LEVELS.join(', ')}`,
+    );
+  }
+  ctx.session.consistency = level;
+  return Promise.resolve({ kind: 'text', text: `Consistency level set to ${level}.` });
 }
 
 function commandHelp(def: CommandDef): string {
@@ -56,6 +85,20 @@ export const generalCommands: readonly CommandDef[] = [
     minArgs: 0,
     maxArgs: 1,
     run: help,
+  },
+  {
+    name: 'consistency',
+    group: 'general',
+    summary: 'show or set the consistency level of reads and writes (hashed tables)',
+    usage: [
+      'consistency',
+      'consistency QUORUM',
+      "consistency 'local_one'",
+      `levels: ${CONSISTENCY_LEVELS.join(', ')} (default ${CONSISTENCY_DEFAULT}); ordered tables accept any`,
+    ],
+    minArgs: 0,
+    maxArgs: 1,
+    run: consistency,
   },
   {
     name: 'exit',

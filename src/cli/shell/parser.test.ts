@@ -68,6 +68,24 @@ describe('shell parser', () => {
     expect(parse('list')[0]).toMatchObject({ command: 'list', args: [], line: 1, column: 1 });
   });
 
+  it('reads bare words as strings for cqlsh-style commands only', () => {
+    const [s] = parse('CONSISTENCY LOCAL_QUORUM');
+    expect(s!.command).toBe('CONSISTENCY');
+    expect(s!.args).toEqual([
+      {
+        offset: 12,
+        line: 1,
+        column: 13,
+        kind: 'string',
+        bytes: new TextEncoder().encode('LOCAL_QUORUM'),
+        text: 'LOCAL_QUORUM',
+      },
+    ]);
+    expect(args("consistency 'one'")).toEqual(['one']);
+    expect(args('consistency true')).toEqual(['true']);
+    expect(parseError('scan users').message).toContain("unexpected word 'users'");
+  });
+
   it('accepts a trailing hash without braces, and parentheses', () => {
     expect(args("scan 'users', LIMIT => 10, STARTROW => 'a'")).toEqual([
       'users',

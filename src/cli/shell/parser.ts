@@ -4,7 +4,7 @@
  * integers, `true`/`false`/`nil`, `[arrays]` and `{KEY => value}` hashes whose keys are bare
  * words or strings. Pure: no I/O.
  */
-import { fromUtf8 } from '../../util/bytes.js';
+import { fromUtf8, utf8 } from '../../util/bytes.js';
 import { syntaxError, tokenize, type Position, type Token } from './lexer.js';
 
 export type Value =
@@ -28,6 +28,13 @@ export interface Statement extends Position {
   /** The statement's source text, for history and messages. */
   readonly source: string;
 }
+
+/**
+ * Commands (lower case) whose arguments may be bare words, read as strings, as in cqlsh:
+ * `CONSISTENCY QUORUM`. Everywhere else a bare word is only a hash key, so that a forgotten
+ * quote (`get users, 'r1'`) fails at parse time, before any statement of a script runs.
+ */
+export const bareWordCommands: readonly string[] = ['consistency'];
 
 /** Deepest nesting of arrays and hashes; a bound on recursion. */
 export const valueDepthMax = 32;
@@ -94,6 +101,7 @@ class Parser {
       );
     }
     const args: Value[] = [];
+    const bareWords = bareWordCommands.includes(head.text.toLowerCase());
     let paren = false;
     if (this.isPunct(this.peek(), '(')) {
       paren = true;
@@ -103,7 +111,9 @@ class Parser {
       paren ? this.isPunct(t, ')') : t.kind === 'eof' || t.kind === 'separator';
     if (!ends(this.peek())) {
       for (;;) {
-        args.push(this.startsBareHash() ? this.bareHash() : this.value(0));
+        if (this.startsBareHash()) args.push(this.bareHash());
+        else if (bareWords && this.peek().kind === 'word') args.push(this.bareWord());
+        else args.push(this.value(0));
         const t = this.peek();
         if (ends(t)) break;
         if (this.isPunct(t, ',')) {
@@ -172,6 +182,14 @@ class Parser {
         ? 'the statement ends too early'
         : "values are 'strings', numbers, [arrays] or {KEY => value} hashes",
     );
+  }
+
+  /** A bare word as the string it spells (only for bareWordCommands). */
+  private bareWord(): Value {
+    const t = this.next();
+    if (t.kind !== 'word') throw syntaxError(`expected a word, found ${this.describe(t)}`, t);
+    const pos: Position = { offset: t.offset, line: t.line, column: t.column };
+    return { ...pos, kind: 'string', bytes: utf8(t.text), text: t.text };
   }
 
   /** Ruby lets the last argument be a hash without braces: `scan 't', LIMIT => 10`. */
