@@ -67,8 +67,51 @@ describe('tableSchema', () => {
       families: [{ name: 'f.1', maxVersions: 3, ttlSeconds: 60 }],
       placement: { kind: 'hashed', replicationFactor: 3 },
     });
-    expect(s.placement).toEqual({ kind: 'hashed', replicationFactor: 3 });
+    expect(s.placement).toEqual({ kind: 'hashed', replicationFactor: 3, gcGraceSeconds: 864_000 });
     expect(s.families[0]!.ttlSeconds).toBe(60);
+  });
+
+  it('accepts the short placement form, datacenters and a grace period', () => {
+    const t = (placement: unknown) =>
+      tableSchema({ name: 't', families: [{ name: 'f' }], placement: placement as never })
+        .placement;
+    expect(t({ hashed: { replicationFactor: 2 } })).toEqual({
+      kind: 'hashed',
+      replicationFactor: 2,
+      gcGraceSeconds: 864_000,
+    });
+    expect(t({ hashed: {} })).toMatchObject({ replicationFactor: 3 });
+    expect(t({ ordered: {} })).toEqual({ kind: 'ordered' });
+    expect(t({ hashed: { datacenters: { west: 2, east: 3 }, gcGraceSeconds: 60 } })).toEqual({
+      kind: 'hashed',
+      replicationFactor: 5,
+      gcGraceSeconds: 60,
+      datacenters: { east: 3, west: 2 },
+    });
+    for (const [bad, text] of [
+      [{ hashed: { datacenters: { a: 2 }, replicationFactor: 3 } }, 'not the sum'],
+      [{ hashed: { datacenters: {} } }, 'datacenters'],
+      [{ hashed: { datacenters: { a: 0 } } }, 'datacenters.a'],
+      [{ hashed: { gcGraceSeconds: -1 } }, 'gcGraceSeconds'],
+      [{ hashed: 3 }, 'hashed must be an object'],
+      [{ hashed: {}, ordered: {} }, 'one of'],
+      [{ hashed: {}, kind: 'hashed' }, 'one of'],
+    ] as const) {
+      const r = codeOf(() => t(bad));
+      expect(r).toMatch(/^INVALID_ARGUMENT/);
+      expect(r).toContain(text);
+    }
+  });
+
+  it('keeps tombstones for the grace period of a hashed table only', () => {
+    const ordered = tableSchema({ name: 't', families: [{ name: 'f' }] });
+    const hashed = tableSchema({
+      name: 't',
+      families: [{ name: 'f' }],
+      placement: { hashed: { gcGraceSeconds: 90 } },
+    });
+    expect(storeOptionsFor(ordered).tombstoneGraceMicros).toBe(0);
+    expect(storeOptionsFor(hashed).tombstoneGraceMicros).toBe(90_000_000);
   });
 });
 
@@ -86,6 +129,14 @@ describe('schema codec', () => {
     const s = tableSchema(spec);
     const bytes = encodeTableSchema(s);
     expect(decodeTableSchema(bytes)).toEqual(s);
+    const dcs = tableSchema({
+      ...spec,
+      placement: { hashed: { datacenters: { b: 1, a: 2 }, gcGraceSeconds: 5 } },
+    });
+    expect(decodeTableSchema(encodeTableSchema(dcs))).toEqual(dcs);
+    expect(new TextDecoder().decode(encodeTableSchema(dcs))).toContain(
+      '"placement":{"kind":"hashed","replicationFactor":3,"gcGraceSeconds":5,"datacenters":{"a":2,"b":1}}',
+    );
     // Key order of the input does not matter.
     const reordered = tableSchema({
       placement: { replicationFactor: 3, kind: 'hashed' } as const,

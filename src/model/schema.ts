@@ -30,8 +30,44 @@ export interface FamilySchema {
   readonly blockSize: number;
 }
 
+/**
+ * Where a table's rows live. `ordered`: sorted by key and cut into tablets (BigTable). `hashed`:
+ * on the token ring, each row on `replicationFactor` nodes (Dynamo/Cassandra). With
+ * `datacenters` (Cassandra's NetworkTopologyStrategy) the replicas are counted per datacenter
+ * and replicationFactor is their sum; without, the ring's nodes are walked clockwise (its
+ * SimpleStrategy). Tombstones of a hashed table are kept `gcGraceSeconds` before compaction may
+ * drop them (Cassandra's gc_grace_seconds): a replica that missed a delete must be repaired
+ * within that time, or the rows it still holds come back.
+ */
 export type Placement =
-  { readonly kind: 'ordered' } | { readonly kind: 'hashed'; readonly replicationFactor: number };
+  | { readonly kind: 'ordered' }
+  | {
+      readonly kind: 'hashed';
+      readonly replicationFactor: number;
+      readonly gcGraceSeconds: number;
+      readonly datacenters?: Readonly<Record<string, number>>;
+    };
+
+/**
+ * A placement as callers write it: `{ kind: 'hashed', replicationFactor: 3 }` or, the short
+ * form, `{ hashed: { replicationFactor: 3 } }` (and `{ ordered: {} }`).
+ */
+export type PlacementSpec =
+  | { readonly kind: 'ordered' }
+  | {
+      readonly kind: 'hashed';
+      readonly replicationFactor?: number;
+      readonly gcGraceSeconds?: number;
+      readonly datacenters?: Readonly<Record<string, number>>;
+    }
+  | { readonly ordered: Readonly<Record<string, never>> }
+  | {
+      readonly hashed: {
+        readonly replicationFactor?: number;
+        readonly gcGraceSeconds?: number;
+        readonly datacenters?: Readonly<Record<string, number>>;
+      };
+    };
 
 export interface TableSchema {
   readonly name: string;
@@ -45,7 +81,7 @@ export type FamilySpec = Pick<FamilySchema, 'name'> & Partial<Omit<FamilySchema,
 export interface TableSpec {
   readonly name: string;
   readonly families: readonly FamilySpec[];
-  readonly placement?: Placement;
+  readonly placement?: PlacementSpec;
 }
 
 export const tableNameBytesMax = 128;
@@ -55,6 +91,12 @@ export const familyMaxVersionsMax = 1_000_000;
 export const blockSizeMin = 256;
 export const blockSizeMax = 16 * 1024 * 1024;
 export const replicationFactorMax = 15;
+/** Cassandra's default gc_grace_seconds: ten days. */
+export const gcGraceSecondsDefault = 864_000;
+export const gcGraceSecondsMax = 10 * 365 * 24 * 3600;
+export const datacentersMax = 16;
+/** Replication factor of a hashed table when none is given (Cassandra's common choice). */
+export const replicationFactorDefault = 3;
 /** TTL bound: its microseconds must stay a safe integer. */
 export const ttlSecondsMax = 100 * 365 * 24 * 3600;
 
@@ -121,19 +163,76 @@ function familySchema(spec: FamilySpec): FamilySchema {
   return Object.freeze(out);
 }
 
-function placementOf(p: Placement | undefined): Placement {
-  if (p === undefined) return Object.freeze({ kind: 'ordered' });
-  if (typeof p !== 'object' || p === null) throw invalidArgument('placement must be an object');
-  if (p.kind === 'ordered') return Object.freeze({ kind: 'ordered' });
-  if (p.kind === 'hashed') {
+function hashedPlacement(h: Record<string, unknown>): Placement {
+  const gcGraceSeconds = checkInt(
+    'placement gcGraceSeconds',
+    h['gcGraceSeconds'] ?? gcGraceSecondsDefault,
+    0,
+    gcGraceSecondsMax,
+  );
+  const dcs = h['datacenters'];
+  if (dcs === undefined) {
     const replicationFactor = checkInt(
       'placement replicationFactor',
-      p.replicationFactor,
+      h['replicationFactor'] ?? replicationFactorDefault,
       1,
       replicationFactorMax,
     );
-    return Object.freeze({ kind: 'hashed', replicationFactor });
+    return Object.freeze({ kind: 'hashed', replicationFactor, gcGraceSeconds });
   }
+  if (typeof dcs !== 'object' || dcs === null || Array.isArray(dcs)) {
+    throw invalidArgument('placement datacenters must be an object of datacenter: replicas');
+  }
+  const names = Object.keys(dcs).sort();
+  if (names.length === 0 || names.length > datacentersMax) {
+    throw invalidArgument(`placement datacenters must name 1 to ${datacentersMax} datacenters`);
+  }
+  const datacenters: Record<string, number> = {};
+  let total = 0;
+  for (const dc of names) {
+    checkName('datacenter', dc, familyNameBytesMax);
+    const n = checkInt(
+      `placement datacenters.${dc}`,
+      (dcs as Record<string, unknown>)[dc],
+      1,
+      replicationFactorMax,
+    );
+    datacenters[dc] = n;
+    total += n;
+  }
+  if (total > replicationFactorMax) {
+    throw invalidArgument(`placement replicas over all datacenters exceed ${replicationFactorMax}`);
+  }
+  const rf = h['replicationFactor'];
+  if (rf !== undefined && rf !== total) {
+    throw invalidArgument(
+      `placement replicationFactor ${String(rf)} is not the sum of its datacenters' (${total})`,
+    );
+  }
+  return Object.freeze({
+    kind: 'hashed',
+    replicationFactor: total,
+    gcGraceSeconds,
+    datacenters: Object.freeze(datacenters),
+  });
+}
+
+function placementOf(p: PlacementSpec | undefined): Placement {
+  if (p === undefined) return Object.freeze({ kind: 'ordered' });
+  if (typeof p !== 'object' || p === null) throw invalidArgument('placement must be an object');
+  const o = p as Record<string, unknown>;
+  if ('hashed' in o || 'ordered' in o) {
+    if ('kind' in o || ('hashed' in o && 'ordered' in o)) {
+      throw invalidArgument(`placement must be one of { hashed: {...} } or { ordered: {} }`);
+    }
+    if ('ordered' in o) return Object.freeze({ kind: 'ordered' });
+    const h = o['hashed'];
+    if (typeof h !== 'object' || h === null)
+      throw invalidArgument('placement hashed must be an object');
+    return hashedPlacement(h as Record<string, unknown>);
+  }
+  if (o['kind'] === 'ordered') return Object.freeze({ kind: 'ordered' });
+  if (o['kind'] === 'hashed') return hashedPlacement(o);
   throw invalidArgument(`placement kind must be 'ordered' or 'hashed'`);
 }
 
@@ -189,13 +288,20 @@ export function familyOptionsLookup(schema: TableSchema): FamilyOptionsLookup {
  */
 export function storeOptionsFor(
   schema: TableSchema,
-): Pick<StoreOptions, 'familyOptions' | 'compression' | 'blockBytes' | 'bloomBitsPerKey'> {
+): Pick<
+  StoreOptions,
+  'familyOptions' | 'compression' | 'blockBytes' | 'bloomBitsPerKey' | 'tombstoneGraceMicros'
+> {
   const fs = schema.families;
+  const p = schema.placement;
   return {
     familyOptions: familyOptionsLookup(schema),
     compression: fs.some((f) => f.compression === 'snappy') ? 'snappy' : 'none',
     blockBytes: Math.min(...fs.map((f) => f.blockSize)),
     bloomBitsPerKey: fs.some((f) => f.bloomFilter) ? bloomBitsPerKey : 0,
+    // An ordered table has one copy of each row, so its tombstones may go at once; a hashed
+    // table's must outlive the repair of any replica that missed them.
+    tombstoneGraceMicros: p.kind === 'hashed' ? p.gcGraceSeconds * 1_000_000 : 0,
   };
 }
 
@@ -210,10 +316,20 @@ function familyJson(f: FamilySchema): Record<string, unknown> {
 
 /** Stable bytes: the same schema always encodes to the same UTF-8 JSON. */
 export function encodeTableSchema(schema: TableSchema): Uint8Array {
+  const p = schema.placement;
+  // gcGraceSeconds and datacenters only when they differ from what a version-1 schema written
+  // before they existed decodes to, so those schemas still encode to their stored bytes.
   const placement =
-    schema.placement.kind === 'ordered'
+    p.kind === 'ordered'
       ? { kind: 'ordered' }
-      : { kind: 'hashed', replicationFactor: schema.placement.replicationFactor };
+      : {
+          kind: 'hashed',
+          replicationFactor: p.replicationFactor,
+          ...(p.gcGraceSeconds === gcGraceSecondsDefault
+            ? {}
+            : { gcGraceSeconds: p.gcGraceSeconds }),
+          ...(p.datacenters === undefined ? {} : { datacenters: p.datacenters }),
+        };
   return utf8(
     JSON.stringify({
       version: 1,

@@ -7,6 +7,7 @@
  * may arrive as a number or, from other msgpack encoders, as an int64 bigint within safe range.
  */
 import { invalidArgument, type TesseraError } from '../util/errors.js';
+import { CONSISTENCY_LEVELS, isConsistencyLevel, type ConsistencyLevel } from './consistency.js';
 import type { CompareOp, Filter } from './filters.js';
 import { Mutation, type MutationLimits } from './mutation.js';
 import type { ColumnSpec, TimeRange } from './read-spec.js';
@@ -114,6 +115,23 @@ export function tableName(o: Obj, name = 'table'): string {
   return str(o, 'table', name, tableNameBytesMax);
 }
 
+/**
+ * The request's optional consistency level (table.mutate, table.get, table.batch), or
+ * undefined when it names none. Exact names only: the wire takes `QUORUM`, not `quorum`, so
+ * that every client sends one spelling (the TypeScript client and the shell fold case before
+ * sending).
+ */
+export function consistency(o: Obj, name = 'consistency'): ConsistencyLevel | undefined {
+  const v = field(o, 'consistency');
+  if (v === undefined) return undefined;
+  if (!isConsistencyLevel(v)) {
+    throw invalidArgument(`${name} must be one of ${CONSISTENCY_LEVELS.join(', ')}`, {
+      field: name,
+    });
+  }
+  return v;
+}
+
 export function family(o: Obj, key: string, name: string): string {
   return str(o, key, name, familyNameBytesMax);
 }
@@ -153,14 +171,32 @@ export function tableSpec(v: unknown, name: string): TableSpec {
   const spec: Record<string, unknown> = { name: field(o, 'name'), families };
   const p = field(o, 'placement');
   if (p !== undefined) {
-    const po = obj(p, `${name}.placement`);
-    const rf = field(po, 'replicationFactor');
-    spec['placement'] = {
-      kind: field(po, 'kind'),
-      ...(rf === undefined ? {} : { replicationFactor: typeof rf === 'bigint' ? Number(rf) : rf }),
-    };
+    spec['placement'] = placementFields(obj(p, `${name}.placement`), `${name}.placement`);
   }
   return spec as unknown as TableSpec;
+}
+
+/**
+ * The fields of a placement (either form, see schema.ts's PlacementSpec), numbers as numbers;
+ * tableSchema() validates the values.
+ */
+function placementFields(po: Obj, name: string): Record<string, unknown> {
+  const num = (v: unknown): unknown => (typeof v === 'bigint' ? Number(v) : v);
+  const out: Record<string, unknown> = {};
+  for (const k of ['kind', 'replicationFactor', 'gcGraceSeconds']) {
+    const v = field(po, k);
+    if (v !== undefined) out[k] = num(v);
+  }
+  const dcs = field(po, 'datacenters');
+  if (dcs !== undefined) {
+    const d = obj(dcs, `${name}.datacenters`);
+    out['datacenters'] = Object.fromEntries(Object.keys(d).map((k) => [k, num(d[k])]));
+  }
+  for (const k of ['hashed', 'ordered']) {
+    const v = field(po, k);
+    if (v !== undefined) out[k] = placementFields(obj(v, `${name}.${k}`), `${name}.${k}`);
+  }
+  return out;
 }
 
 // ---------------------------------------------------------------------------------------------

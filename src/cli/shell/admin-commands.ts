@@ -2,7 +2,7 @@
  * The table (DDL) commands: create, describe, list, exists, drop, truncate, and the no-op
  * disable and enable kept for HBase scripts.
  */
-import type { FamilySpec, Placement } from '../../model/index.js';
+import type { FamilySpec, PlacementSpec } from '../../model/index.js';
 import { argError, callOptions, int, message, options, str, tableName } from './arguments.js';
 import type { CommandContext, CommandDef, CommandResult } from './command-types.js';
 import type { Value } from './parser.js';
@@ -45,7 +45,7 @@ function familyOf(v: Value): FamilySpec {
   return spec;
 }
 
-function placementOf(v: Value & { kind: 'hash' }): Placement {
+function placementOf(v: Value & { kind: 'hash' }): PlacementSpec {
   const o = options(v, tableKeys, 'table');
   const p = o.get('PLACEMENT');
   const kind = p === undefined ? 'ordered' : str(p.value, 'PLACEMENT').text.toLowerCase();
@@ -63,7 +63,7 @@ function placementOf(v: Value & { kind: 'hash' }): Placement {
 async function create(ctx: CommandContext): Promise<CommandResult> {
   const name = tableName(ctx);
   const families: FamilySpec[] = [];
-  let placement: Placement | undefined;
+  let placement: PlacementSpec | undefined;
   for (const a of ctx.args.slice(1)) {
     if (a.kind === 'hash' && !a.entries.some((e) => e.key.toUpperCase() === 'NAME')) {
       if (a.entries.some((e) => familyKeys.includes(e.key.toUpperCase()))) {

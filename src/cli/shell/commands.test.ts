@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { openEmbedded } from '../../client/index.js';
-import type { Database } from '../../client/table-api.js';
+import type { CallOptions, Database, Table } from '../../client/table-api.js';
 import { realEnv } from '../../env/real/index.js';
 import { isTesseraError, type TesseraError } from '../../util/errors.js';
 import { execute, runSource, suggest, type CommandResult, type ShellSession } from './commands.js';
@@ -79,7 +79,11 @@ describe('shell commands on an embedded database', () => {
       bloomFilter: false,
       blockSize: 65536,
     });
-    expect(d.schema.placement).toEqual({ kind: 'hashed', replicationFactor: 1 });
+    expect(d.schema.placement).toEqual({
+      kind: 'hashed',
+      replicationFactor: 1,
+      gcGraceSeconds: 864_000,
+    });
     expect(await run("exists 'users'")).toMatchObject({ lines: ['Table users does exist'] });
     expect(await run("disable 'users'")).toMatchObject({ kind: 'message' });
     await run("drop 'users'");
@@ -243,5 +247,116 @@ describe('shell command errors', () => {
     expect(h.kind === 'text' && h.text).toContain('scan');
     const one = await run("help 'scan'");
     expect(one.kind === 'text' && one.text).toContain('ROWPREFIXFILTER');
+  });
+});
+
+describe('consistency', () => {
+  /** Wraps the session's database so that every Table call's options are kept. */
+  function recordOptions(): { method: string; options: unknown }[] {
+    const calls: { method: string; options: unknown }[] = [];
+    const inner = session.db;
+    const recordTable = (t: Table): Table =>
+      new Proxy(t, {
+        get(target, prop) {
+          const v: unknown = Reflect.get(target, prop);
+          if (typeof v !== 'function') return v;
+          return (...args: unknown[]) => {
+            // Every Table method takes its options last.
+            calls.push({ method: String(prop), options: args[args.length - 1] });
+            return (v as (...a: unknown[]) => unknown).apply(target, args);
+          };
+        },
+      });
+    session = {
+      ...session,
+      db: new Proxy(inner, {
+        get(target, prop) {
+          if (prop === 'table') return (name: string) => recordTable(target.table(name));
+          const v: unknown = Reflect.get(target, prop);
+          return typeof v === 'function' ? (v as () => unknown).bind(target) : v;
+        },
+      }),
+    };
+    return calls;
+  }
+
+  it('shows the level, QUORUM until set', async () => {
+    expect(await run('consistency')).toEqual({
+      kind: 'text',
+      text: 'Current consistency level is QUORUM.',
+    });
+  });
+
+  it('sets the level in any case, quoted or bare, cqlsh-style', async () => {
+    expect(await run('CONSISTENCY one')).toEqual({
+      kind: 'text',
+      text: 'Consistency level set to ONE.',
+    });
+    expect(session.consistency).toBe('ONE');
+    expect(await run('consistency')).toEqual({
+      kind: 'text',
+      text: 'Current consistency level is ONE.',
+    });
+    await run("consistency 'Local_Quorum'");
+    expect(session.consistency).toBe('LOCAL_QUORUM');
+    const r = await script('consistency;CONSISTENCY QUORUM\nConsistency');
+    expect(r).toEqual({
+      out:
+        'Current consistency level is LOCAL_QUORUM.\n' +
+        'Consistency level set to QUORUM.\n' +
+        'Current consistency level is QUORUM.\n',
+      err: '',
+      failed: false,
+    });
+  });
+
+  it('rejects an unknown level, listing the valid ones, and keeps the current one', async () => {
+    await run('consistency ALL');
+    const e = await fails('consistency MOST');
+    expect(e.code).toBe('INVALID_ARGUMENT');
+    expect(e.message).toContain("unknown consistency level 'MOST'");
+    expect(e.message).toContain('ONE, TWO, THREE, QUORUM, ALL, LOCAL_ONE, LOCAL_QUORUM');
+    expect(e.details).toMatchObject({ line: 1, column: 13 });
+    expect((await fails('consistency 2')).message).toContain('must be a quoted string');
+    expect((await fails('consistency ONE, TWO')).message).toContain('consistency takes 0 to 1');
+    expect(session.consistency).toBe('ALL');
+  });
+
+  it("passes the session's level to every data command's table call", async () => {
+    await run("create 'users', 'info', 'stats'");
+    const calls = recordOptions();
+    const data = [
+      "put 'users', 'r', 'info:a', '1'",
+      "get 'users', 'r'",
+      "get 'users', 'r', 'info:a'",
+      "scan 'users'",
+      "count 'users'",
+      "incr 'users', 'r', 'stats:n'",
+      "get_counter 'users', 'r', 'stats:n'",
+      "delete 'users', 'r', 'info:a'",
+      "deleteall 'users', 'r'",
+    ];
+    for (const src of data) await run(src);
+    const methods = ['mutate', 'get', 'get', 'scan', 'scan', 'increment', 'get', 'delete'];
+    expect(calls.map((c) => c.method)).toEqual([...methods, 'delete']);
+    expect(calls.map((c) => (c.options as CallOptions).consistency)).toEqual(
+      Array(9).fill('QUORUM'),
+    );
+
+    calls.length = 0;
+    await run('consistency ONE');
+    for (const src of data) await run(src);
+    expect(calls.map((c) => (c.options as CallOptions).consistency)).toEqual(Array(9).fill('ONE'));
+    // The put went through with its level: the row reads back.
+    await run("put 'users', 'r2', 'info:a', 'kept'");
+    const g = await run("get 'users', 'r2'");
+    expect(g.kind === 'get' && g.row?.text('info:a')).toBe('kept');
+  });
+
+  it('is in help', async () => {
+    const h = await run('help');
+    expect(h.kind === 'text' && h.text).toMatch(/\n {2}consistency +show or set the consistency/);
+    const one = await run("help 'consistency'");
+    expect(one.kind === 'text' && one.text).toContain('consistency QUORUM');
   });
 });
