@@ -4,7 +4,9 @@
  * (docs/formats/table-rpc.md).
  */
 import type { Address, Env } from '../env/index.js';
-import { TableDispatcher, type Database } from '../model/index.js';
+import { formatAddress } from '../env/index.js';
+import { TableDispatcher, type Database, type TableCaller } from '../model/index.js';
+import { RingNode, type RingNodeOptions } from '../ring/index.js';
 import { RpcServer, type RpcServerOptions } from '../wire/index.js';
 import { registerTableService } from './table-service.js';
 
@@ -28,6 +30,11 @@ export interface NodeServiceOptions {
    * its scanners, and the caller closes the database afterwards.
    */
   readonly database?: Database;
+  /**
+   * Makes the node a member of a hashed-table ring (needs `database`): its RPC address, as it
+   * listens, is its id on the ring, so listen on an address peers can reach.
+   */
+  readonly ring?: Omit<RingNodeOptions, 'database' | 'address'>;
 }
 
 export interface RunningNode {
@@ -35,6 +42,8 @@ export interface RunningNode {
   readonly server: RpcServer;
   /** Present when the node serves tables. */
   readonly tables: TableDispatcher | undefined;
+  /** Present when the node is a ring member. */
+  readonly ring: RingNode | undefined;
   close(): Promise<void>;
 }
 
@@ -56,14 +65,36 @@ export async function startNodeService(
       ? undefined
       : // Replies are encoded at once: a get's values need not be copied out of stored bytes.
         new TableDispatcher(env, options.database, { valueViews: true });
-  if (tables !== undefined) registerTableService(server, tables);
+  if (tables !== undefined && options.ring === undefined) registerTableService(server, tables);
   const address = await server.listen(options.listen);
+  let ring: RingNode | undefined;
+  if (options.ring !== undefined) {
+    if (options.database === undefined || tables === undefined) {
+      await server.close();
+      throw new Error('a ring node needs a database');
+    }
+    try {
+      ring = await RingNode.start(env, {
+        ...options.ring,
+        database: options.database,
+        address: formatAddress(address),
+      });
+    } catch (err) {
+      await server.close().catch(() => undefined);
+      throw err;
+    }
+    ring.register(server);
+    // Registered once the ring is up: until then table calls are UNKNOWN_METHOD, and the node
+    // has not said it is ready.
+    registerTableService(server, ring.tables(tables) satisfies TableCaller);
+  }
   const close = async (): Promise<void> => {
     try {
+      await ring?.close();
       await server.close();
     } finally {
       await tables?.close();
     }
   };
-  return { address, server, tables, close };
+  return { address, server, tables, ring, close };
 }

@@ -3,10 +3,10 @@
  * decoded, still untrusted body to the TableDispatcher, which validates it in full and answers
  * INVALID_ARGUMENT for a malformed one, so a bad request fails alone and the server serves on.
  */
-import { TABLE_METHODS, type TableDispatcher, type TableMethod } from '../model/index.js';
+import { TABLE_METHODS, type TableCaller, type TableMethod } from '../model/index.js';
 import type { RpcServer } from '../wire/index.js';
 
-export function registerTableService(server: RpcServer, dispatcher: TableDispatcher): void {
+export function registerTableService(server: RpcServer, dispatcher: TableCaller): void {
   for (const method of TABLE_METHODS) {
     // No signal: table operations are short, and ctx.signal would cost an AbortController
     // per request (2% of a node's CPU under YCSB).

@@ -6,6 +6,7 @@ import { startNodeService } from '../api/index.js';
 import { formatAddress, parseAddress } from '../env/index.js';
 import { realEnv } from '../env/real/index.js';
 import { Database, type TableStoreSample } from '../model/index.js';
+import { DATACENTER_DEFAULT, RACK_DEFAULT, VNODES_DEFAULT, VNODES_MAX } from '../ring/index.js';
 import type { WalSyncMode } from '../storage/index.js';
 import { logEvent } from './log.js';
 import { createRegistry, rpcMetrics, startMetricsServer, storeMetrics } from './metrics.js';
@@ -39,6 +40,20 @@ function parseSync(v: string): 'always' | 'interval' {
     throw new InvalidArgumentError("expected 'always' or 'interval'");
   }
   return v;
+}
+
+function parseVnodes(v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1 || n > VNODES_MAX) {
+    throw new InvalidArgumentError(`expected an integer in [1, ${VNODES_MAX}]`);
+  }
+  return n;
+}
+
+function parsePhi(v: string): number {
+  const n = Number(v);
+  if (!(n > 0) || !Number.isFinite(n)) throw new InvalidArgumentError('expected a positive number');
+  return n;
 }
 
 function parseMemoryMb(v: string): number {
@@ -77,6 +92,19 @@ export function nodeCommand(): Command {
       '--metrics <address>',
       'HOST:PORT serving /metrics (default: the --listen host, port 0)',
     )
+    .option('--ring', 'join a hashed-table ring (gossip, coordinator); see --seeds')
+    .option(
+      '--seeds <addresses>',
+      'comma-separated HOST:PORT of seed ring nodes (with --ring; default: this node)',
+    )
+    .option('--datacenter <name>', 'ring datacenter of this node', DATACENTER_DEFAULT)
+    .option('--rack <name>', 'ring rack of this node', RACK_DEFAULT)
+    .option(
+      '--vnodes <n>',
+      `tokens this node takes on its first start (default ${VNODES_DEFAULT})`,
+      parseVnodes,
+    )
+    .option('--phi-threshold <phi>', 'phi above which a ring peer is down (default 8)', parsePhi)
     .action(
       async (opts: {
         listen: string;
@@ -85,6 +113,12 @@ export function nodeCommand(): Command {
         sync: 'always' | 'interval';
         memoryMb: number;
         metrics?: string;
+        ring?: boolean;
+        seeds?: string;
+        datacenter: string;
+        rack: string;
+        vnodes?: number;
+        phiThreshold?: number;
       }) => {
         setFlagsFromString(`--heap-growing-percent=${v8HeapGrowingPercent}`);
         const dir = resolve(opts.dir);
@@ -104,11 +138,28 @@ export function nodeCommand(): Command {
         });
         samples = () => database.storeSamples();
         const listen = parseAddress(opts.listen);
+        const ring =
+          opts.ring === true
+            ? {
+                name: opts.name,
+                dir: '/ring',
+                seeds: (opts.seeds ?? '')
+                  .split(',')
+                  .map((s) => s.trim())
+                  .filter((s) => s !== '')
+                  .map((s) => formatAddress(parseAddress(s))),
+                datacenter: opts.datacenter,
+                rack: opts.rack,
+                ...(opts.vnodes === undefined ? {} : { vnodes: opts.vnodes }),
+                ...(opts.phiThreshold === undefined ? {} : { phiThreshold: opts.phiThreshold }),
+              }
+            : undefined;
         const node = await startNodeService(env, {
           name: opts.name,
           listen,
           database,
           rpc: { observer: rpcMetrics(registry) },
+          ...(ring === undefined ? {} : { ring }),
         }).catch(async (err: unknown) => {
           await database.close().catch(() => undefined);
           throw err;
@@ -116,7 +167,13 @@ export function nodeCommand(): Command {
         const m = opts.metrics === undefined ? { ...listen, port: 0 } : parseAddress(opts.metrics);
         const metricsServer = await startMetricsServer(registry, m.host, m.port);
         const address = formatAddress(node.address);
-        const ready = { event: 'ready', address, metrics: metricsServer.address, pid: process.pid };
+        const ready = {
+          event: 'ready',
+          address,
+          metrics: metricsServer.address,
+          pid: process.pid,
+          ...(node.ring === undefined ? {} : { ring: true }),
+        };
         process.stdout.write(`${JSON.stringify(ready)}\n`);
         logEvent(opts.name, 'ready', { address, dir, sync: opts.sync, memoryMb: opts.memoryMb });
         await new Promise<void>((done) => {

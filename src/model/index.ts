@@ -17,6 +17,7 @@ export {
   type FamilySchema,
   type FamilySpec,
   type Placement,
+  type PlacementSpec,
   type TableSchema,
   type TableSpec,
 } from './schema.js';
@@ -69,8 +70,11 @@ export {
   type TableStoreSample,
 } from './database.js';
 export { filterDepthMax, filterNodesMax, readColumnsMax } from './table-check.js';
+/** The checks every table request passes (for services that answer table requests themselves). */
+export * as requestChecks from './table-check.js';
 export {
   TableDispatcher,
+  wireCells,
   scanBatchBytesMax,
   scanBatchRowsDefault,
   scanBatchRowsMax,
@@ -93,3 +97,11 @@ export {
   type WireRow,
   type WireScanSpec,
 } from './table-protocol.js';
+export {
+  CONSISTENCY_DEFAULT,
+  CONSISTENCY_LEVELS,
+  isConsistencyLevel,
+  parseConsistency,
+  type ConsistencyLevel,
+} from './consistency.js';
+export { finishRead, readReplicatedRow } from './replica-read.js';

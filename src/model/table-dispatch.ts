@@ -71,7 +71,8 @@ function ownedRow(r: RowResult): RowResult {
   return { row: r.row, cells: r.cells.map((c) => ({ ...c, value: copyBytes(c.value) })) };
 }
 
-function wireCells(cells: readonly Cell[]): (string | number | Uint8Array)[] {
+/** Cells in their wire form (table-protocol.ts's WireCells). */
+export function wireCells(cells: readonly Cell[]): (string | number | Uint8Array)[] {
   const out = new Array<string | number | Uint8Array>(cells.length * 4);
   let i = 0;
   // A row's cells come family by family, each family's sharing one array: decode it once.

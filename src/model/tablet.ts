@@ -14,6 +14,7 @@ import type { Env } from '../env/index.js';
 import {
   Store,
   type Cell,
+  type RawEntry,
   type RowResult,
   type StoreGauges,
   type StoreOptions,
@@ -22,7 +23,8 @@ import {
 import { compareBytes, toHex } from '../util/bytes.js';
 import { invalidArgument, TesseraError, toTesseraError } from '../util/errors.js';
 import { toBytes, type Bytes } from './bytes.js';
-import { applyFilter, compareWith, type CompareOp } from './filters.js';
+import { compareWith, type CompareOp } from './filters.js';
+import { finishRead } from './replica-read.js';
 import {
   checkRowKey,
   defaultMutationLimits,
@@ -378,10 +380,21 @@ export class Tablet {
   }
 
   private finish(plan: ReadPlan, row: Uint8Array, cells: readonly Cell[]): readonly Cell[] {
-    if (plan.filter === undefined) return cells;
-    const kept = applyFilter(plan.filter, row, cells);
-    const selected = plan.selected;
-    return selected === undefined ? kept : kept.filter((c) => selected(c.family, c.qualifier));
+    return finishRead(plan, row, cells);
+  }
+
+  /**
+   * Every stored entry of the row, tombstones included, for a coordinator reconciling the
+   * replicas of a hashed table (replica-read.ts).
+   */
+  rawRow(row: Uint8Array): Promise<RawEntry[]> {
+    try {
+      this.checkServing(row);
+      checkRowKey(row, this.limits);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return this.store.rawRow(row);
   }
 
   // -------------------------------------------------------------------------------------------

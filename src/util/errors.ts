@@ -41,6 +41,10 @@ export const ERROR_CODES = {
     'The outcome of the request is unknown (its log entry was replaced or folded into a snapshot); it may or may not have taken effect.',
   NOT_SERVING:
     'The tablet does not serve that row (out of range, closed, split or moved); refresh its location.',
+  REPLICAS_UNAVAILABLE:
+    'Too few replicas of the row are alive for the consistency level; nothing was sent (Cassandra Unavailable).',
+  REPLICA_TIMEOUT:
+    'Too few replicas answered in time for the consistency level; a write may have reached some (Cassandra Timeout).',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -1,0 +1,218 @@
+/**
+ * Membership: what one ring node believes about the ring — who is in it, with which tokens,
+ * datacenter and rack, in which status, and who is up — built from gossip (gossip.ts) and one
+ * phi-accrual failure detector per peer (phi-accrual.ts). Pure: time comes in as arguments,
+ * messages go out as data; the driver (ring-node.ts) does the I/O.
+ *
+ * Endpoints are identified by their RPC address (`host:port`), as Cassandra identifies
+ * endpoints by IP: seeds are then just ids, and a message's sender is where to answer.
+ *
+ * Application states each node gossips about itself (endpoint-state.ts encodes them): name,
+ * datacenter, rack, tokens, status (joining, normal, leaving, left), load (bytes stored) and
+ * schema (the digest of its hashed tables, schema-sync.ts). The ring (TokenRing) holds the
+ * endpoints in status normal or leaving — a leaving node still owns its ranges until it has
+ * left; a joining one owns nothing yet — and is rebuilt only when one of those changes.
+ *
+ * Liveness: a peer is up while the phi of its heartbeat inter-arrival times is below the
+ * threshold (8). Heartbeats reach a node second-hand through gossip, so arrivals are irregular
+ * (one to a few rounds apart); a pause of `acceptablePauseMicros` (3 s) is tolerated on top of
+ * the mean, as Akka does. Without it a single heartbeat 0.5 s late would mark a node down
+ * (phi-accrual.ts's table). A coordinator skips replicas that are down until they are heard.
+ */
+import type { Random } from '../env/index.js';
+import {
+  decodeTokens,
+  encodeTokens,
+  type EndpointInfo,
+  type EndpointStatus,
+  STATE_DATACENTER,
+  STATE_LOAD,
+  STATE_NAME,
+  STATE_RACK,
+  STATE_SCHEMA,
+  STATE_STATUS,
+  STATE_TOKENS,
+  isEndpointStatus,
+} from './endpoint-state.js';
+import { Gossiper, type GossipMessage, type GossipStep, type Outgoing } from './gossip.js';
+import { PhiAccrualDetector, type PhiAccrualOptions } from './phi-accrual.js';
+import { TokenRing, type EndpointPlacement } from './token-ring.js';
+
+/** The pause tolerated beyond the mean heartbeat interval before phi rises (see header). */
+export const ACCEPTABLE_PAUSE_MICROS_DEFAULT = 3_000_000;
+
+export interface LocalEndpoint {
+  /** The RPC address, `host:port`: the endpoint's id. */
+  readonly id: string;
+  readonly name: string;
+  readonly datacenter: string;
+  readonly rack: string;
+  readonly tokens: readonly bigint[];
+  /** Restarts must pass a larger generation than any earlier run (ring-node.ts persists it). */
+  readonly generation: number;
+}
+
+export interface MembershipOptions {
+  readonly local: LocalEndpoint;
+  /** Seed ids (addresses). The node itself may be among them. */
+  readonly seeds: readonly string[];
+  readonly random: Random;
+  readonly status?: EndpointStatus;
+  readonly phi?: PhiAccrualOptions;
+}
+
+export class Membership {
+  readonly self: string;
+  private readonly gossiper: Gossiper;
+  private readonly detectors = new Map<string, PhiAccrualDetector>();
+  private readonly phiOptions: PhiAccrualOptions;
+  private ringNow: TokenRing;
+  /** The ring-relevant state of each endpoint the ring was built from. */
+  private ringSignature = '';
+
+  constructor(private readonly options: MembershipOptions) {
+    const local = options.local;
+    this.self = local.id;
+    this.phiOptions = { acceptablePauseMicros: ACCEPTABLE_PAUSE_MICROS_DEFAULT, ...options.phi };
+    this.gossiper = new Gossiper({
+      self: local.id,
+      generation: local.generation,
+      seeds: options.seeds.filter((s) => s !== local.id),
+      random: options.random,
+    });
+    this.gossiper.setAppState(STATE_NAME, local.name);
+    this.gossiper.setAppState(STATE_DATACENTER, local.datacenter);
+    this.gossiper.setAppState(STATE_RACK, local.rack);
+    this.gossiper.setAppState(STATE_TOKENS, encodeTokens(local.tokens));
+    this.gossiper.setAppState(STATE_STATUS, options.status ?? 'normal');
+    this.gossiper.setAppState(STATE_LOAD, '0');
+    this.ringNow = TokenRing.of([]);
+    this.rebuildRing();
+  }
+
+  get local(): LocalEndpoint {
+    return this.options.local;
+  }
+
+  /** One gossip round (the driver calls it every GOSSIP_INTERVAL_MS). */
+  tick(nowMicros: number): readonly Outgoing[] {
+    const step = this.gossiper.tick((id) => this.isAlive(id, nowMicros));
+    return this.absorb(step, nowMicros);
+  }
+
+  /** A gossip message from `from`; returns the messages to send in answer. */
+  receive(from: string, message: GossipMessage, nowMicros: number): readonly Outgoing[] {
+    return this.absorb(this.gossiper.receive(from, message), nowMicros);
+  }
+
+  private absorb(step: GossipStep, nowMicros: number): readonly Outgoing[] {
+    for (const id of step.restarted) this.detectors.get(id)?.reset();
+    for (const id of step.heard) {
+      if (id === this.self) continue;
+      let d = this.detectors.get(id);
+      if (d === undefined) {
+        d = new PhiAccrualDetector(this.phiOptions);
+        this.detectors.set(id, d);
+      }
+      d.heartbeat(nowMicros);
+    }
+    if (step.changed.length > 0) this.rebuildRing();
+    return step.send;
+  }
+
+  /** Sets one of this node's gossiped states (status, load, schema). */
+  setStatus(status: EndpointStatus): void {
+    this.gossiper.setAppState(STATE_STATUS, status);
+    this.rebuildRing();
+  }
+
+  setLoad(bytes: number): void {
+    if (this.gossiper.state(this.self)?.app.get(STATE_LOAD)?.value !== String(bytes)) {
+      this.gossiper.setAppState(STATE_LOAD, String(bytes));
+    }
+  }
+
+  setSchema(digest: string): void {
+    if (this.gossiper.state(this.self)?.app.get(STATE_SCHEMA)?.value !== digest) {
+      this.gossiper.setAppState(STATE_SCHEMA, digest);
+    }
+  }
+
+  /** The node itself is always up; a peer is up while its phi is below the threshold. */
+  isAlive(id: string, nowMicros: number): boolean {
+    if (id === this.self) return true;
+    return this.detectors.get(id)?.isAvailable(nowMicros) ?? false;
+  }
+
+  phi(id: string, nowMicros: number): number {
+    return id === this.self ? 0 : (this.detectors.get(id)?.phi(nowMicros) ?? 0);
+  }
+
+  /** The token ring of the endpoints in status normal or leaving. */
+  get ring(): TokenRing {
+    return this.ringNow;
+  }
+
+  /** Every endpoint gossip knows, sorted by id. */
+  endpoints(nowMicros: number): EndpointInfo[] {
+    const out: EndpointInfo[] = [];
+    for (const id of this.gossiper.endpoints()) {
+      const info = this.endpoint(id, nowMicros);
+      if (info !== undefined) out.push(info);
+    }
+    return out;
+  }
+
+  endpoint(id: string, nowMicros: number): EndpointInfo | undefined {
+    const s = this.gossiper.state(id);
+    if (s === undefined) return undefined;
+    const get = (k: string): string | undefined => s.app.get(k)?.value;
+    const status = get(STATE_STATUS);
+    let tokens: bigint[] = [];
+    try {
+      tokens = decodeTokens(get(STATE_TOKENS) ?? '');
+    } catch {
+      // A peer gossiping malformed tokens owns nothing until it gossips good ones.
+    }
+    return {
+      id,
+      name: get(STATE_NAME) ?? id,
+      datacenter: get(STATE_DATACENTER) ?? '',
+      rack: get(STATE_RACK) ?? '',
+      status: status !== undefined && isEndpointStatus(status) ? status : 'joining',
+      tokens,
+      load: Number(get(STATE_LOAD) ?? 0) || 0,
+      schema: get(STATE_SCHEMA) ?? '',
+      generation: s.heartbeat.generation,
+      heartbeat: s.heartbeat.version,
+      alive: this.isAlive(id, nowMicros),
+    };
+  }
+
+  /** Rebuilds the ring when the tokens, status, datacenter or rack of some endpoint changed. */
+  private rebuildRing(): void {
+    const placements: EndpointPlacement[] = [];
+    const parts: string[] = [];
+    for (const id of this.gossiper.endpoints()) {
+      const s = this.gossiper.state(id);
+      if (s === undefined) continue;
+      const status = s.app.get(STATE_STATUS)?.value;
+      if (status !== 'normal' && status !== 'leaving') continue;
+      const tokensText = s.app.get(STATE_TOKENS)?.value ?? '';
+      const datacenter = s.app.get(STATE_DATACENTER)?.value ?? '';
+      const rack = s.app.get(STATE_RACK)?.value ?? '';
+      parts.push(`${id}|${datacenter}|${rack}|${tokensText}`);
+      let tokens: bigint[];
+      try {
+        tokens = decodeTokens(tokensText);
+      } catch {
+        continue;
+      }
+      if (tokens.length > 0) placements.push({ id, tokens, datacenter, rack });
+    }
+    const signature = parts.join('\n');
+    if (signature === this.ringSignature && this.ringNow.size > 0) return;
+    this.ringSignature = signature;
+    this.ringNow = TokenRing.of(placements);
+  }
+}
