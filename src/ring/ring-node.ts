@@ -132,6 +132,10 @@ export class RingNode implements ReplicaTransport {
       throw invalidArgument(`vnodes must be an integer in [1, ${VNODES_MAX}]`);
     }
     await env.fs.mkdir(options.dir, { recursive: true });
+    // The directory entry must be durable too, or a crash after the first start loses the
+    // tokens with it and the node comes back owning other ranges.
+    const cut = options.dir.replace(/\/+$/, '').lastIndexOf('/');
+    await env.fs.syncDir(cut <= 0 ? '/' : options.dir.slice(0, cut));
     const stored = await loadNodeFile(env, options.dir);
     const seconds = Math.floor(env.clock.nowMicros() / 1_000_000);
     const file: NodeFile = {

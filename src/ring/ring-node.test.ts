@@ -1,0 +1,164 @@
+/**
+ * Ring nodes end to end on the simulator: three nodes gossip until each sees the others up, a
+ * hashed table created at one is known to all, writes and reads go through any coordinator at
+ * the levels asked, a crashed node is detected and skipped (ALL is then Unavailable, QUORUM
+ * carries on), and a restarted node rejoins with its tokens and a larger generation.
+ */
+import { describe, expect, it } from 'vitest';
+import { startNodeService, type RunningNode } from '../api/index.js';
+import { connect, type Database as ClientDatabase } from '../client/index.js';
+import type { Env } from '../env/index.js';
+import { SimWorld } from '../env/sim/index.js';
+import { Database } from '../model/index.js';
+import { fromUtf8, utf8 } from '../util/bytes.js';
+import { isTesseraError } from '../util/errors.js';
+import { writeStateFile } from './state-file.js';
+
+const port = 7100;
+const names = ['n1', 'n2', 'n3'];
+const ids = names.map((n) => `${n}:${port}`);
+
+interface Cluster {
+  readonly world: SimWorld;
+  readonly nodes: Map<string, RunningNode>;
+  readonly client: ClientDatabase;
+}
+
+function startRingNode(world: SimWorld, name: string, nodes: Map<string, RunningNode>): void {
+  world.addNode(name).start(async (env: Env) => {
+    const database = await Database.open(env, { dir: '/db' });
+    const node = await startNodeService(env, {
+      name,
+      listen: { host: name, port },
+      database,
+      ring: { name, dir: '/ring', seeds: [ids[0]!], vnodes: 16 },
+    });
+    nodes.set(name, node);
+  });
+}
+
+async function cluster(seed: number): Promise<Cluster> {
+  const world = new SimWorld({ seed });
+  const nodes = new Map<string, RunningNode>();
+  for (const n of names) startRingNode(world, n, nodes);
+  const client = world.addNode('client');
+  expect(await world.runUntil(() => allSeeAll(world, nodes, names), { timeoutMs: 30_000 })).toBe(
+    true,
+  );
+  const db = await world.settle(connect(client.env, ids, { timeoutMs: 10_000 }));
+  return { world, nodes, client: db };
+}
+
+/** Every listed node sees every listed node up. */
+function allSeeAll(world: SimWorld, nodes: Map<string, RunningNode>, live: string[]): boolean {
+  return live.every((n) => {
+    const ring = nodes.get(n)?.ring;
+    if (ring === undefined || !world.node(n).alive) return false;
+    const now = world.node(n).env.clock.monoMicros();
+    return live.every((m) => ring.membership.isAlive(`${m}:${port}`, now));
+  });
+}
+
+async function codeOf(world: SimWorld, p: Promise<unknown>): Promise<string> {
+  try {
+    await world.settle(p);
+    return 'ok';
+  } catch (err) {
+    return isTesseraError(err) ? `${err.code}: ${err.message}` : String(err);
+  }
+}
+
+describe('ring nodes', () => {
+  it('coordinate hashed-table reads and writes at any node, around a crashed one', async () => {
+    const { world, nodes, client } = await cluster(11);
+    await world.settle(
+      client.createTable({
+        name: 'kv',
+        families: [{ name: 'f' }],
+        placement: { hashed: { replicationFactor: 3 } },
+      }),
+    );
+    // The create was pushed to every live node before it was acknowledged.
+    for (const n of names) expect(nodes.get(n)!.ring!.schema.schemaOf('kv')).toBeDefined();
+    const kv = client.table('kv');
+    await world.settle(kv.put('r1', { 'f:a': 'one' }, { consistency: 'ALL' }));
+    // Every replica holds the row: read each node's own store.
+    for (const n of names) {
+      const cells = await world.settle(
+        nodes.get(n)!.ring!.read(`${n}:${port}`, 'kv', utf8('r1'), 1000),
+      );
+      expect(cells.map((c) => fromUtf8(c.value))).toEqual(['one']);
+    }
+    world.crash('n3');
+    // Until phi passes its threshold the dead node counts as up: ALL times out naming it.
+    const early = await codeOf(world, kv.put('r1', { 'f:a': 'two' }, { consistency: 'ALL' }));
+    expect(early).toMatch(/^REPLICA_TIMEOUT: Timeout: write of row 7231 in 'kv' at ALL needed 3/);
+    expect(early).toContain('n3:7100');
+    expect(
+      await world.runUntil(
+        () =>
+          !nodes
+            .get('n1')!
+            .ring!.membership.isAlive('n3:7100', world.node('n1').env.clock.monoMicros()),
+        { timeoutMs: 20_000 },
+      ),
+    ).toBe(true);
+    expect(await codeOf(world, kv.put('r1', { 'f:a': 'three' }, { consistency: 'ALL' }))).toBe(
+      "REPLICAS_UNAVAILABLE: Unavailable: write of row 7231 in 'kv' at ALL needs 3 replica(s), " +
+        '2 alive (n1:7100, n2:7100); down: n3:7100',
+    );
+    await world.settle(kv.put('r1', { 'f:a': 'four' }, { consistency: 'QUORUM' }));
+    const row = await world.settle(kv.get('r1', { consistency: 'QUORUM' }));
+    expect(row?.text('f:a')).toBe('four');
+    // A delete at QUORUM hides the row from a QUORUM read, whichever two replicas answer.
+    await world.settle(kv.delete('r1', { consistency: 'QUORUM' }));
+    expect(await world.settle(kv.get('r1', { consistency: 'QUORUM' }))).toBeUndefined();
+    await world.settle(client.close());
+  });
+
+  it('rejoins after a restart with the same tokens and a larger generation', async () => {
+    const { world, nodes, client } = await cluster(12);
+    const before = nodes.get('n1')!.ring!.membership.endpoint('n2:7100', 0)!;
+    world.crash('n2');
+    world.restart('n2');
+    expect(
+      await world.runUntil(
+        () => {
+          const e = nodes
+            .get('n1')!
+            .ring!.membership.endpoint('n2:7100', world.node('n1').env.clock.monoMicros());
+          return e !== undefined && e.generation > before.generation && e.alive;
+        },
+        { timeoutMs: 30_000 },
+      ),
+    ).toBe(true);
+    const after = nodes.get('n1')!.ring!.membership.endpoint('n2:7100', 0)!;
+    expect(after.tokens).toEqual(before.tokens);
+    expect(after.tokens).toHaveLength(16);
+    await world.settle(client.close());
+  });
+
+  it('refuses to start on a damaged node file', async () => {
+    const world = new SimWorld({ seed: 3 });
+    const env = world.addNode('n1').env;
+    await world.settle(env.fs.mkdir('/ring', { recursive: true }));
+    await world.settle(
+      writeStateFile(env, '/ring', 'node.json', { version: 1, tokens: '1,2', generation: 5 }),
+    );
+    const good = await world.settle(env.fs.readFile('/ring/node.json'));
+    const bad = good.slice();
+    bad[5] ^= 1;
+    await world.settle(env.fs.writeFile('/ring/node.json', bad));
+    const database = await world.settle(Database.open(env, { dir: '/db' }));
+    const started = startNodeService(env, {
+      name: 'n1',
+      listen: { host: 'n1', port },
+      database,
+      ring: { name: 'n1', dir: '/ring', seeds: [] },
+    });
+    expect(await codeOf(world, started)).toMatch(
+      /^CORRUPTION: \/ring\/node.json failed its checksum/,
+    );
+    await world.settle(database.close());
+  });
+});
