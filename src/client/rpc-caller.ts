@@ -15,6 +15,11 @@
  *     write was sent, any failure — CONNECTION_CLOSED, DEADLINE_EXCEEDED — is returned as it
  *     is, with `details.outcomeUnknown: true` where it may or may not have been applied.
  *   DEADLINE_EXCEEDED ends every call: the time budget is spent.
+ * - **Token-aware routing** (hashed tables; ring-router.ts). A put, delete or get of a hashed
+ *   table goes straight to a live replica of its row when the client knows the ring, over a
+ *   connection of its own to that node (nodes learned from the ring, beyond the addresses
+ *   given, are connected to as needed); if that node cannot be reached, the call goes the usual
+ *   way and the node it reaches coordinates it.
  * - **Scanners.** A scanner lives in the server that opened it, so `table.scanNext` and
  *   `table.scanClose` go over the very connection its `table.scan` used. Scanner ids are
  *   renumbered locally, so two servers' ids never collide.
@@ -28,6 +33,7 @@ import type {
 } from '../model/table-protocol.js';
 import { invalidArgument, TesseraError, toTesseraError } from '../util/errors.js';
 import { RpcClient, type RpcClientOptions } from '../wire/index.js';
+import { RingRouter } from './ring-router.js';
 
 export const RPC_CALLER_TIMEOUT_MS_DEFAULT = 30_000;
 export const RPC_CALLER_CONNECT_TIMEOUT_MS_DEFAULT = 5_000;
@@ -58,7 +64,14 @@ export interface RpcTableCallerOptions {
    * `keepAliveMs` to change it.
    */
   readonly rpc?: Omit<RpcClientOptions, 'timeoutMs'>;
+  /** Route hashed-table requests to a replica of their row (default true). */
+  readonly tokenAware?: boolean;
 }
+
+/** Nodes beyond the given addresses that token-aware routing may hold connections to. */
+export const RPC_CALLER_RING_NODES_MAX = 1024;
+/** How long the ring view may take to fetch. */
+const describeTimeoutMs = 2_000;
 
 /** Keep-alive period of each connection unless `rpc.keepAliveMs` says otherwise. */
 export const KEEP_ALIVE_MS_DEFAULT = 5_000;
@@ -99,6 +112,9 @@ class NotSent {
 export class RpcTableCaller implements TableCaller {
   readonly addresses: readonly Address[];
   private readonly slots: Slot[];
+  /** Connections to ring nodes learned from the ring, by address. */
+  private readonly ringSlots = new Map<string, Slot>();
+  private readonly router: RingRouter | undefined;
   /** Index of the slot tried first (the last one that worked). */
   private current = 0;
   private readonly scanners = new Map<number, Scanner>();
@@ -145,6 +161,38 @@ export class RpcTableCaller implements TableCaller {
       this.backoffMinMs,
       positive('backoffMaxMs', options.backoffMaxMs, RPC_CALLER_BACKOFF_MAX_MS),
     );
+    this.router =
+      options.tokenAware === false ? undefined : new RingRouter(env, () => this.describeRing());
+  }
+
+  /** The ring as the node this client talks to sees it (for the router). */
+  private async describeRing(): Promise<unknown> {
+    const client = await this.client(this.env.clock.monoMicros() + describeTimeoutMs * 1000);
+    return client.call('ring.describe', {}, { timeoutMs: describeTimeoutMs });
+  }
+
+  /**
+   * A connection to the replica the router chose, or undefined when there is none or it
+   * cannot be reached (the call then goes the usual way).
+   */
+  private async routed(method: TableMethod, request: unknown, deadline: number) {
+    const to = this.router?.route(method, request);
+    if (to === undefined) return undefined;
+    const key = formatAddress(to);
+    let slot = this.slots.find((s) => formatAddress(s.address) === key) ?? this.ringSlots.get(key);
+    if (slot === undefined) {
+      if (this.ringSlots.size >= RPC_CALLER_RING_NODES_MAX) return undefined;
+      slot = { address: to, client: undefined, connecting: undefined };
+      this.ringSlots.set(key, slot);
+    }
+    const leftMs = (deadline - this.env.clock.monoMicros()) / 1000;
+    if (leftMs <= 0) return undefined;
+    try {
+      return await this.open(slot, leftMs);
+    } catch {
+      this.router?.markDown(key);
+      return undefined;
+    }
   }
 
   /** Opens a connection to the first address that answers; rejects with the last error. */
@@ -180,6 +228,13 @@ export class RpcTableCaller implements TableCaller {
       if (slot.client !== undefined) closing.push(slot.client.close());
       slot.client = undefined;
     }
+    for (const slot of this.ringSlots.values()) {
+      const pending = slot.connecting;
+      if (pending !== undefined) closing.push(pending.then((c) => c.close()).catch(() => {}));
+      if (slot.client !== undefined) closing.push(slot.client.close());
+      slot.client = undefined;
+    }
+    this.ringSlots.clear();
     for (const client of this.retired) closing.push(client.close());
     this.retired.clear();
     await Promise.all(closing);
@@ -226,7 +281,7 @@ export class RpcTableCaller implements TableCaller {
   ): Promise<{ value: unknown; client: RpcClient } | NotSent | TesseraError> {
     let client: RpcClient;
     try {
-      client = await this.client(deadline);
+      client = (await this.routed(method, request, deadline)) ?? (await this.client(deadline));
     } catch (err) {
       return new NotSent(toTesseraError(err));
     }
@@ -308,6 +363,16 @@ export class RpcTableCaller implements TableCaller {
    * the server ends it, and close() does if the server has not.
    */
   private drop(client: RpcClient): void {
+    for (const [key, slot] of this.ringSlots) {
+      if (slot.client !== client) continue;
+      slot.client = undefined;
+      this.router?.markDown(key);
+      if (!client.closed) {
+        this.retired.add(client);
+        void client.whenClosed.then(() => this.retired.delete(client));
+      }
+      return;
+    }
     const index = this.slots.findIndex((s) => s.client === client);
     if (index < 0) return;
     this.slots[index]!.client = undefined;

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { requirementFor, countingReplicas } from './consistency.js';
 import { QuorumTracker, unavailableError } from './quorum.js';
+import type { ReplicationStrategy } from './replication.js';
 import { isTesseraError } from '../util/errors.js';
 
 function codeOf(fn: () => unknown): string {
@@ -13,12 +14,15 @@ function codeOf(fn: () => unknown): string {
 }
 
 describe('consistency requirements', () => {
-  const simple = { kind: 'simple', replicationFactor: 3 } as const;
-  const network = { kind: 'network', datacenters: { east: 3, west: 2 } } as const;
+  const simple: ReplicationStrategy = { kind: 'simple', replicationFactor: 3 };
+  const network: ReplicationStrategy = { kind: 'network', datacenters: { east: 3, west: 2 } };
 
   it('counts as Cassandra does', () => {
-    const req = (level: Parameters<typeof requirementFor>[0], s = simple, dc = 'east') =>
-      requirementFor(level, s, dc);
+    const req = (
+      level: Parameters<typeof requirementFor>[0],
+      s: ReplicationStrategy = simple,
+      dc = 'east',
+    ) => requirementFor(level, s, dc);
     expect(req('ONE')).toEqual({ required: 1, datacenter: undefined });
     expect(req('TWO').required).toBe(2);
     expect(req('THREE').required).toBe(3);
