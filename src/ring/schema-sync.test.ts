@@ -98,6 +98,14 @@ describe('ring schema', () => {
     await world.settle(writeStateFile(env, '/', 's.json', { x: [1, 'two'] }));
     expect(await world.settle(readStateFile(env, '/', 's.json'))).toEqual({ x: [1, 'two'] });
     expect(await world.settle(readStateFile(env, '/', 'missing.json'))).toBeUndefined();
+    // The worked example of docs/formats/ring-state.md.
+    const example = '{"version":1,"tokens":"5,-3","generation":7}\n07b29b1f\n';
+    await world.settle(env.fs.writeFile('/node.json', new TextEncoder().encode(example)));
+    expect(await world.settle(readStateFile(env, '/', 'node.json'))).toEqual({
+      version: 1,
+      tokens: '5,-3',
+      generation: 7,
+    });
     const bytes = await world.settle(env.fs.readFile('/s.json'));
     for (const at of [0, 3, bytes.length - 3]) {
       const bad = bytes.slice();
