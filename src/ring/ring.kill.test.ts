@@ -178,6 +178,8 @@ describe('a three-node ring under SIGKILL (real processes)', () => {
       // Restart on the same port and directory: it rejoins with its tokens.
       const again = await startNode('n3', n3.address, [n1.address]);
       expect(again.address).toBe(n3.address);
+      // Every node must see it up before reads at ALL, whichever node coordinates them.
+      for (const n of [n2, again]) await waitRing(n.address, allAlive(3), 30_000);
       const after = await waitRing(n1.address, allAlive(3), 30_000);
       const e3 = after.endpoints.find((e) => e.id === n3.address)!;
       expect(e3.generation).toBeGreaterThan(before.generation);
