@@ -3,7 +3,7 @@ import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from '
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { Command } from 'commander';
+import { Command, InvalidArgumentError } from 'commander';
 import { freeLockPort } from './bench/lock-cluster.js';
 import { logEvent } from './log.js';
 
@@ -24,14 +24,25 @@ export interface ClusterProcess {
   readonly dir: string;
   /** Where the process serves Prometheus metrics (`http://<metrics>/metrics`), when it does. */
   readonly metrics?: string;
+  /**
+   * `true` for a node of a hashed-table ring (`tessera node --ring`, started by `tessera local
+   * --ring N`); absent otherwise. `tessera ring` asks these nodes by default.
+   */
+  readonly ring?: true;
 }
 
 const tesseraBin = fileURLToPath(new URL('../../bin/tessera.js', import.meta.url));
 const readyTimeoutMs = 15_000;
 const restartsPerMinuteMax = 5;
 const stopGraceMs = 5_000;
+/** Most ring nodes `--ring N` starts: each is a process of ~100 MiB on one machine. */
+const ringNodesMax = 32;
+/** Replication of the example hashed table printed for a ring (at most the ring's size). */
+const exampleReplication = 3;
 interface Child {
   readonly role: 'node' | 'lock';
+  /** A ring node (`tessera node --ring`). */
+  readonly ring: boolean;
   readonly name: string;
   readonly dir: string;
   readonly listen: string;
@@ -55,6 +66,13 @@ interface Child {
  * HOST:0`: fixed ports would collide with whatever else runs on the machine, and cluster.json
  * says where each one landed); the launcher reads the address from the child's ready line,
  * lists it in cluster.json (`metrics`) and prints the URLs.
+ *
+ * `--ring N` starts a hashed-table ring instead: N nodes running `tessera node --ring`, and no
+ * lock-service replicas (a ring has no master, so nothing needs the lock service). They take
+ * the usual names and ports (node1…nodeN from --base-port); node1 starts first and is every
+ * node's seed (`--seeds <node1>`; a node drops its own address from the list). cluster.json
+ * marks them `ring: true`, and a ring node that dies is restarted like any node, with its
+ * directory and address, so it comes back with its tokens and ring id.
  */
 export function localCommand(): Command {
   return new Command('local')
@@ -70,9 +88,34 @@ export function localCommand(): Command {
       (v) => Number(v),
       7801,
     )
-    .action(async (opts: LocalOptions) => {
+    .option(
+      '--ring <n>',
+      'start a hashed-table ring of n nodes (tessera node --ring) and no lock service',
+      parseRingNodes,
+    )
+    .action(async (opts: LocalOptions, cmd: Command) => {
+      // A ring sets the node count and needs no lock service: say so rather than ignore them.
+      for (const given of ['nodes', 'lockReplicas', 'lockBasePort'] as const) {
+        const zero = given === 'lockReplicas' && opts.lockReplicas === 0;
+        if (opts.ring !== undefined && cmd.getOptionValueSource(given) === 'cli' && !zero) {
+          const flag = given.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+          process.stderr.write(
+            `tessera local: --ring N starts N nodes and no lock service; drop --${flag}\n`,
+          );
+          process.exitCode = 1;
+          return;
+        }
+      }
       process.exitCode = await runLocal(opts);
     });
+}
+
+function parseRingNodes(v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1 || n > ringNodesMax) {
+    throw new InvalidArgumentError(`expected an integer in [1, ${ringNodesMax}]`);
+  }
+  return n;
 }
 
 interface LocalOptions {
@@ -82,6 +125,8 @@ interface LocalOptions {
   basePort: number;
   lockReplicas: number;
   lockBasePort: number;
+  /** With `--ring N`: the number of ring nodes, started instead of --nodes and the lock service. */
+  ring?: number;
 }
 
 async function runLocal(opts: LocalOptions): Promise<number> {
@@ -97,6 +142,9 @@ async function runLocal(opts: LocalOptions): Promise<number> {
     return 1;
   }
   const children: Child[] = [];
+  const ring = opts.ring !== undefined;
+  /** Every ring node's seed: node1's address, known once node1 is up. */
+  let ringSeed: string | undefined;
   let stopping = false;
   /** Restarts still starting: a stop waits for them, or their processes would be left behind. */
   const restarting = new Set<Promise<unknown>>();
@@ -114,6 +162,7 @@ async function runLocal(opts: LocalOptions): Promise<number> {
         pid: c.proc.pid ?? -1,
         dir: c.dir,
         ...(c.metrics === undefined ? {} : { metrics: c.metrics }),
+        ...(c.ring ? { ring: true as const } : {}),
       })),
     };
     const tmp = `${clusterPath}.tmp`;
@@ -133,9 +182,11 @@ async function runLocal(opts: LocalOptions): Promise<number> {
       }
       child.restarts.push(now);
       const args =
-        child.role === 'node'
-          ? nodeArgs(child.name, child.dir, child.address, opts.host)
-          : child.args;
+        child.role === 'lock'
+          ? child.args
+          : child.ring
+            ? ringNodeArgs(child.name, child.dir, child.address, opts.host, ringSeed)
+            : nodeArgs(child.name, child.dir, child.address, opts.host);
       const started = startChild(child.name, args).then(
         ({ proc, address, metrics }) => {
           // Taken over even when the cluster began stopping meanwhile: the stop waits for
@@ -162,23 +213,39 @@ async function runLocal(opts: LocalOptions): Promise<number> {
   };
 
   try {
-    for (let i = 0; i < opts.nodes; i++) {
+    for (let i = 0; i < (opts.ring ?? opts.nodes); i++) {
       const name = `node${i + 1}`;
       const dir = join(dataDir, name);
       const port = opts.basePort === 0 ? 0 : opts.basePort + i;
       const listen = `${opts.host}:${port}`;
-      const args = nodeArgs(name, dir, listen, opts.host);
+      // node1 with a port still to pick cannot name itself; it needs no seed but itself.
+      const seed = ringSeed ?? (port === 0 ? undefined : listen);
+      const args = ring
+        ? ringNodeArgs(name, dir, listen, opts.host, seed)
+        : nodeArgs(name, dir, listen, opts.host);
       const started = await startChild(name, args);
-      const child: Child = { role: 'node', name, dir, listen, args, ...started, restarts: [] };
+      const child: Child = {
+        role: 'node',
+        ring,
+        name,
+        dir,
+        listen,
+        args,
+        ...started,
+        restarts: [],
+      };
+      if (ring && i === 0) ringSeed = started.address;
       children.push(child);
       supervise(child);
     }
-    if (!Number.isInteger(opts.lockReplicas) || opts.lockReplicas < 0) {
-      throw new Error(`--lock-replicas must be a whole number >= 0, not ${opts.lockReplicas}`);
+    // A ring has no master, so nothing needs the lock service.
+    const lockReplicas = ring ? 0 : opts.lockReplicas;
+    if (!Number.isInteger(lockReplicas) || lockReplicas < 0) {
+      throw new Error(`--lock-replicas must be a whole number >= 0, not ${lockReplicas}`);
     }
     // Lock replicas: each peer address is the client port; Raft uses UDP and TCP on port + 1000.
     const lockPorts: number[] = [];
-    for (let i = 0; i < opts.lockReplicas; i++) {
+    for (let i = 0; i < lockReplicas; i++) {
       lockPorts.push(
         opts.lockBasePort === 0 ? await freeLockPort(new Set(lockPorts)) : opts.lockBasePort + i,
       );
@@ -197,7 +264,7 @@ async function runLocal(opts: LocalOptions): Promise<number> {
     );
     for (const l of locks) {
       if (l.started instanceof Error) continue;
-      const child: Child = { role: 'lock', ...l, ...l.started, restarts: [] };
+      const child: Child = { role: 'lock', ring: false, ...l, ...l.started, restarts: [] };
       children.push(child);
       supervise(child);
     }
@@ -212,12 +279,15 @@ async function runLocal(opts: LocalOptions): Promise<number> {
   }
   writeClusterFile('running');
   const withMetrics = children.filter((c) => c.metrics !== undefined);
+  const firstNode = children.find((c) => c.role === 'node')?.address;
   const lines = [
-    `Tessera local cluster is up (data in ${dataDir}, listed in ${clusterPath})`,
+    ring
+      ? `Tessera local ring of ${children.length} nodes is up: hashed tables, no master, no lock service (data in ${dataDir}, listed in ${clusterPath})`
+      : `Tessera local cluster is up (data in ${dataDir}, listed in ${clusterPath})`,
     ...children.map(
       (c) => `  ${c.name.padEnd(8)} ${c.role.padEnd(5)} ${c.address.padEnd(21)} pid ${c.proc.pid}`,
     ),
-    ...connectHelp(children.find((c) => c.role === 'node')?.address),
+    ...(ring ? ringHelp(firstNode, children.length) : connectHelp(firstNode)),
     ...(withMetrics.length === 0
       ? []
       : [
@@ -257,6 +327,20 @@ function connectHelp(node: string | undefined): string[] {
   ];
 }
 
+/** How to see the ring and reach it, with an example hashed table. */
+function ringHelp(node: string | undefined, nodes: number): string[] {
+  if (node === undefined) return [];
+  const create =
+    `create 'kv', {NAME => 'f'}, ` +
+    `{PLACEMENT => 'hashed', REPLICATION => ${Math.min(exampleReplication, nodes)}}`;
+  return [
+    `Ring:    npx tessera ring --connect ${node}   (status, load and ownership of each node)`,
+    `Connect: npx tessera shell --connect ${node}`,
+    `         npx tessera exec --connect ${node} "${create}"`,
+    `         import { connect } from 'tessera'; const db = await connect('${node}');`,
+  ];
+}
+
 /** The pid of a launcher still running from this directory, if any. */
 function runningLauncher(clusterPath: string): number | undefined {
   if (!existsSync(clusterPath)) return undefined;
@@ -283,6 +367,22 @@ function nodeArgs(name: string, dir: string, listen: string, host: string): stri
     '--metrics',
     metricsAddress(host),
   ];
+}
+
+/**
+ * A ring node's command line: a node's, with `--ring` and its seed (node1's address; none for
+ * node1 while its port is still to be picked, when it is its own seed anyway).
+ */
+function ringNodeArgs(
+  name: string,
+  dir: string,
+  listen: string,
+  host: string,
+  seed: string | undefined,
+): string[] {
+  const args = [...nodeArgs(name, dir, listen, host), '--ring'];
+  if (seed !== undefined) args.push('--seeds', seed);
+  return args;
 }
 
 /** A child's `--metrics`: the cluster's host, a port the child picks. */

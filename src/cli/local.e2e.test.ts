@@ -11,7 +11,9 @@
  *   codes while the node keeps serving;
  * - stops the cluster with SIGINT (cluster.json says `stopped`) and starts it again on the same
  *   directory, which finds its table and data;
- * - stops a cluster while it is restarting a killed node, and finds none of its processes left.
+ * - stops a cluster while it is restarting a killed node, and finds none of its processes left;
+ * - starts `tessera local --ring 3`: three ring nodes and no lock service, which `tessera ring`
+ *   shows alive, and which a SIGINT stops to the last process.
  *
  * `npm test` builds before vitest runs; run directly without a build, the test is skipped (and
  * says so); under `npm test` a missing build is a failure. TESSERA_E2E_KEEP=1 keeps the dir.
@@ -23,6 +25,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { ClusterFile } from './local-command.js';
+import type { RingDescription } from '../ring/index.js';
 import { connect } from '../client/connect.js';
 import type { Database } from '../client/table-api.js';
 import { parseAddress } from '../env/index.js';
@@ -322,4 +325,96 @@ describe('tessera local, end to end (real processes)', () => {
       rmSync(own, { recursive: true, force: true });
     }
   }, 60_000);
+
+  it('--ring 3 starts three ring nodes and no lock service; tessera ring sees them alive; SIGINT stops them all', async () => {
+    const own = mkdtempSync(join(tmpdir(), 'tessera-e2e-ring-'));
+    let out = '';
+    let err = '';
+    const l = spawn(
+      process.execPath,
+      [tesseraJs, 'local', '--dir', own, '--ring', '3', '--base-port', '0'],
+      {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
+    l.stdout!.on('data', (b: Buffer) => (out += b.toString()));
+    l.stderr!.on('data', (b: Buffer) => (err = (err + b.toString()).slice(-8000)));
+    const clusterOf = (): ClusterFile | undefined => {
+      try {
+        return JSON.parse(readFileSync(join(own, 'cluster.json'), 'utf8')) as ClusterFile;
+      } catch {
+        return undefined;
+      }
+    };
+    const alive = (pid: number) => {
+      try {
+        process.kill(pid, 0);
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    let pids: number[] = [];
+    try {
+      const running = await waitFor('the ring cluster to run', () => {
+        const f = clusterOf();
+        return f?.state === 'running' && f.launcherPid === l.pid ? f : undefined;
+      });
+      expect(running.processes.map((p) => [p.role, p.name, p.ring])).toEqual([
+        ['node', 'node1', true],
+        ['node', 'node2', true],
+        ['node', 'node3', true],
+      ]);
+      pids = running.processes.map((p) => p.pid);
+      expect(pids.every(alive)).toBe(true);
+      expect(out).toContain('ring of 3 nodes');
+      expect(out).toContain(`npx tessera ring --connect ${running.processes[0]!.address}`);
+      expect(out).toContain(`{PLACEMENT => 'hashed', REPLICATION => 3}`);
+
+      // `tessera ring` (as a child process) until all three are alive in node1's view.
+      const addresses = running.processes.map((p) => p.address).sort();
+      const until = Date.now() + 15_000;
+      let last = '';
+      for (;;) {
+        const run = await tesseraAsync([
+          'ring',
+          '--json',
+          '--connect',
+          running.processes[0]!.address,
+        ]);
+        expect(run.status, run.stderr).toBe(0);
+        last = run.stdout;
+        const d = JSON.parse(run.stdout) as RingDescription;
+        const up = d.endpoints
+          .filter((e) => e.alive)
+          .map((e) => e.id)
+          .sort();
+        if (JSON.stringify(up) === JSON.stringify(addresses)) break;
+        if (Date.now() > until) throw new Error(`the ring did not converge: ${last}\n${err}`);
+        await sleep(250);
+      }
+
+      const exited = new Promise<number | null>((done) => l.once('exit', (code) => done(code)));
+      l.kill('SIGINT');
+      expect(await exited).toBe(0);
+      expect(clusterOf()?.state).toBe('stopped');
+      expect(pids.filter(alive)).toEqual([]);
+    } finally {
+      if (l.exitCode === null && l.signalCode === null) l.kill('SIGKILL');
+      for (const pid of pids.filter(alive)) process.kill(pid, 'SIGKILL');
+      rmSync(own, { recursive: true, force: true });
+    }
+  }, 60_000);
 });
+
+/** Runs `tessera <args>` as a child process without blocking this one (its pipes keep flowing). */
+function tesseraAsync(
+  args: readonly string[],
+): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  const proc = spawn(process.execPath, [tesseraJs, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  proc.stdout.on('data', (b: Buffer) => (stdout += b.toString()));
+  proc.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
+  return new Promise((done) => proc.once('close', (status) => done({ status, stdout, stderr })));
+}

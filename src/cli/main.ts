@@ -6,6 +6,7 @@ import { localCommand } from './local-command.js';
 import { lockCommand } from './lock-command.js';
 import { nodeCommand } from './node-command.js';
 import { pingCommand } from './ping-command.js';
+import { ringCommand } from './ring-command.js';
 import { shellCommand } from './shell-command.js';
 import { simCommand } from './sim-command.js';
 
@@ -21,6 +22,7 @@ export async function main(argv: readonly string[]): Promise<number | undefined>
     .addCommand(nodeCommand())
     .addCommand(lockCommand())
     .addCommand(pingCommand())
+    .addCommand(ringCommand())
     .addCommand(simCommand())
     .addCommand(benchCommand())
     .addCommand(checkCommand())
