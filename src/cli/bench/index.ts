@@ -1,5 +1,6 @@
 import { Command } from 'commander';
 import { lockBenchCommand } from './lock-bench.js';
+import { ringScaleBenchCommand } from './ring-scale.js';
 import { rpcBenchCommand } from './rpc-bench.js';
 import { storageBenchCommand } from './storage-bench.js';
 import { ycsbBenchCommand } from './ycsb-command.js';
@@ -11,5 +12,6 @@ export function benchCommand(): Command {
     .addCommand(rpcBenchCommand())
     .addCommand(storageBenchCommand())
     .addCommand(lockBenchCommand())
-    .addCommand(ycsbBenchCommand());
+    .addCommand(ycsbBenchCommand())
+    .addCommand(ringScaleBenchCommand());
 }
