@@ -18,6 +18,7 @@ import {
   badField,
   bytes,
   condition,
+  consistency,
   delta,
   family,
   getSpec,
@@ -205,6 +206,7 @@ export class TableDispatcher implements TableCaller {
   private async mutate(req: unknown): Promise<TableReply<'table.mutate'>> {
     const o = obj(req, 'request');
     const tablet = this.database.tablet(tableName(o));
+    consistency(o); // any valid level: an ordered table is linearizable at every one
     const m = mutation(o.mutation, 'mutation', tablet.limits);
     return { timestamp: (await tablet.mutate(m)).timestamp };
   }
@@ -240,6 +242,7 @@ export class TableDispatcher implements TableCaller {
   private async batch(req: unknown): Promise<TableReply<'table.batch'>> {
     const o = obj(req, 'request');
     const tablet = this.database.tablet(tableName(o));
+    consistency(o);
     const list = o.mutations;
     if (!Array.isArray(list)) throw badField('mutations', 'an array', list);
     if (list.length > tablet.limits.batchMutationsMax) {
@@ -265,6 +268,7 @@ export class TableDispatcher implements TableCaller {
   private async get(req: unknown): Promise<TableReply<'table.get'>> {
     const o = obj(req, 'request');
     const tablet = this.database.tablet(tableName(o));
+    consistency(o);
     const row = bytes(o, 'row', 'row');
     const spec = getSpec(o.spec, 'spec');
     const valueViews = this.options.valueViews === true;
