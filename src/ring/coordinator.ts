@@ -110,7 +110,7 @@ export class Coordinator {
     const replicas = replicasFor(this.membership.ring, murmur3Token(row), strategy);
     const infos = replicas.map((id) => ({
       id,
-      datacenter: this.membership.endpoint(id, now)?.datacenter ?? '',
+      datacenter: this.membership.datacenterOf(id),
       alive: this.membership.isAlive(id, now),
     }));
     const counting = countingReplicas(infos, requirement);

@@ -144,6 +144,11 @@ export class Membership {
     return this.detectors.get(id)?.isAvailable(nowMicros) ?? false;
   }
 
+  /** The endpoint's datacenter ('' when unknown): cheap, for the coordinator's every request. */
+  datacenterOf(id: string): string {
+    return this.gossiper.appState(id, STATE_DATACENTER)?.value ?? '';
+  }
+
   phi(id: string, nowMicros: number): number {
     return id === this.self ? 0 : (this.detectors.get(id)?.phi(nowMicros) ?? 0);
   }

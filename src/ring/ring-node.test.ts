@@ -188,7 +188,7 @@ describe('ring nodes', () => {
     );
     const good = await world.settle(env.fs.readFile('/ring/node.json'));
     const bad = good.slice();
-    bad[5] ^= 1;
+    bad[5] = bad[5]! ^ 1;
     await world.settle(env.fs.writeFile('/ring/node.json', bad));
     const database = await world.settle(Database.open(env, { dir: '/db' }));
     const started = startNodeService(env, {

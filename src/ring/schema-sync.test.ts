@@ -109,7 +109,7 @@ describe('ring schema', () => {
     const bytes = await world.settle(env.fs.readFile('/s.json'));
     for (const at of [0, 3, bytes.length - 3]) {
       const bad = bytes.slice();
-      bad[at] ^= 0x04;
+      bad[at] = bad[at]! ^ 0x04;
       await world.settle(env.fs.writeFile('/s.json', bad));
       expect(await code(world, readStateFile(env, '/', 's.json'))).toBe('CORRUPTION');
     }
