@@ -16,8 +16,7 @@
  * replicas hold the rows.)
  */
 import type { Env, Timer } from '../env/index.js';
-import type {
-  Mutation} from '../model/index.js';
+import type { Mutation } from '../model/index.js';
 import {
   type Database,
   requestChecks,
