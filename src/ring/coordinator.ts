@@ -32,7 +32,7 @@ import {
 } from '../model/index.js';
 import type { Cell, RawEntry } from '../storage/index.js';
 import { toHex } from '../util/bytes.js';
-import { toTesseraError } from '../util/errors.js';
+import { TesseraError, toTesseraError } from '../util/errors.js';
 import { countingReplicas, requirementFor } from './consistency.js';
 import type { Membership } from './membership.js';
 import { murmur3Token } from './murmur3.js';
@@ -105,6 +105,14 @@ export class Coordinator {
   private plan(schema: TableSchema, row: Uint8Array, level: ConsistencyLevel, what: string): Plan {
     const strategy = strategyOf(schema);
     const self = this.membership.self;
+    if (!this.membership.ready) {
+      throw new TesseraError(
+        'REPLICAS_UNAVAILABLE',
+        `Unavailable: ${what} at ${level}: ${self} has not yet heard from any other ring node, ` +
+          'so it does not know where the row lives',
+        { consistency: level },
+      );
+    }
     const requirement = requirementFor(level, strategy, this.membership.local.datacenter);
     const now = this.env.clock.monoMicros();
     const replicas = replicasFor(this.membership.ring, murmur3Token(row), strategy);

@@ -13,6 +13,14 @@
  * endpoints in status normal or leaving — a leaving node still owns its ranges until it has
  * left; a joining one owns nothing yet — and is rebuilt only when one of those changes.
  *
+ * A node that restarts must not place rows on a ring of itself alone while gossip brings the
+ * others back: it would acknowledge writes on nodes that are not the rows' replicas. So the
+ * ring's endpoints are persisted (ring-node.ts's peers.json, Cassandra's system.peers) and
+ * given back at start as `knownPeers`: they are in the ring at once, down until heard, and
+ * gossip's state replaces theirs as it arrives. A node with no known peers and seeds other than
+ * itself is not `ready` until it has heard from another node; before that its coordinator
+ * answers Unavailable.
+ *
  * Liveness: a peer is up while the phi of its heartbeat inter-arrival times is below the
  * threshold (8). Heartbeats reach a node second-hand through gossip, so arrivals are irregular
  * (one to a few rounds apart); a pause of `acceptablePauseMicros` (3 s) is tolerated on top of
@@ -52,8 +60,18 @@ export interface LocalEndpoint {
   readonly generation: number;
 }
 
+/** A ring endpoint as persisted between runs. */
+export interface KnownPeer {
+  readonly id: string;
+  readonly tokens: readonly bigint[];
+  readonly datacenter: string;
+  readonly rack: string;
+}
+
 export interface MembershipOptions {
   readonly local: LocalEndpoint;
+  /** The ring's other endpoints as this node last knew them (see header). */
+  readonly knownPeers?: readonly KnownPeer[];
   /** Seed ids (addresses). The node itself may be among them. */
   readonly seeds: readonly string[];
   readonly random: Random;
@@ -69,10 +87,15 @@ export class Membership {
   private ringNow: TokenRing;
   /** The ring-relevant state of each endpoint the ring was built from. */
   private ringSignature = '';
+  private readonly knownPeers: ReadonlyMap<string, KnownPeer>;
+  private heardFromPeer = false;
 
   constructor(private readonly options: MembershipOptions) {
     const local = options.local;
     this.self = local.id;
+    this.knownPeers = new Map(
+      (options.knownPeers ?? []).filter((p) => p.id !== local.id).map((p) => [p.id, p]),
+    );
     this.phiOptions = { acceptablePauseMicros: ACCEPTABLE_PAUSE_MICROS_DEFAULT, ...options.phi };
     this.gossiper = new Gossiper({
       self: local.id,
@@ -109,6 +132,7 @@ export class Membership {
     for (const id of step.restarted) this.detectors.get(id)?.reset();
     for (const id of step.heard) {
       if (id === this.self) continue;
+      this.heardFromPeer = true;
       let d = this.detectors.get(id);
       if (d === undefined) {
         d = new PhiAccrualDetector(this.phiOptions);
@@ -151,6 +175,27 @@ export class Membership {
 
   phi(id: string, nowMicros: number): number {
     return id === this.self ? 0 : (this.detectors.get(id)?.phi(nowMicros) ?? 0);
+  }
+
+  /**
+   * Whether this node knows enough of the ring to place rows: it has known peers from an earlier
+   * run, or has heard from another node, or has no seed but itself (the first node of a ring).
+   */
+  get ready(): boolean {
+    if (this.heardFromPeer || this.knownPeers.size > 0) return true;
+    return this.options.seeds.every((s) => s === this.self);
+  }
+
+  /** The endpoints the ring is built from, for persisting (see header); self excluded. */
+  ringPeers(): KnownPeer[] {
+    return this.ringNow.endpoints
+      .filter((e) => e.id !== this.self)
+      .map((e) => ({ id: e.id, tokens: e.tokens, datacenter: e.datacenter, rack: e.rack }));
+  }
+
+  /** Changes whenever the ring's endpoints, tokens, datacenters or racks do. */
+  get ringSignatureNow(): string {
+    return this.ringSignature;
   }
 
   /** The token ring of the endpoints in status normal or leaving. */
@@ -198,9 +243,11 @@ export class Membership {
   private rebuildRing(): void {
     const placements: EndpointPlacement[] = [];
     const parts: string[] = [];
+    const gossiped = new Set<string>();
     for (const id of this.gossiper.endpoints()) {
       const s = this.gossiper.state(id);
       if (s === undefined) continue;
+      gossiped.add(id);
       const status = s.app.get(STATE_STATUS)?.value;
       if (status !== 'normal' && status !== 'leaving') continue;
       const tokensText = s.app.get(STATE_TOKENS)?.value ?? '';
@@ -215,7 +262,13 @@ export class Membership {
       }
       if (tokens.length > 0) placements.push({ id, tokens, datacenter, rack });
     }
-    const signature = parts.join('\n');
+    // Peers known from an earlier run that gossip has not told about yet.
+    for (const p of this.knownPeers.values()) {
+      if (gossiped.has(p.id) || p.tokens.length === 0) continue;
+      parts.push(`${p.id}|${p.datacenter}|${p.rack}|${encodeTokens(p.tokens)}`);
+      placements.push({ id: p.id, tokens: p.tokens, datacenter: p.datacenter, rack: p.rack });
+    }
+    const signature = parts.sort().join('\n');
     if (signature === this.ringSignature && this.ringNow.size > 0) return;
     this.ringSignature = signature;
     this.ringNow = TokenRing.of(placements);

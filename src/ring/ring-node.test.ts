@@ -148,6 +148,42 @@ describe('ring nodes', () => {
     await world.settle(client.close());
   });
 
+  it('knows the whole ring the moment it restarts, and a new node waits to hear from a peer', async () => {
+    const { world, nodes, client } = await cluster(14);
+    // peers.json is written in the gossip round after the ring changed.
+    await world.runFor(1_500);
+    const old = nodes.get('n2');
+    world.crash('n2');
+    world.restart('n2');
+    expect(await world.runUntil(() => nodes.get('n2') !== old, { timeoutMs: 10_000 })).toBe(true);
+    // Before any gossip has come back, the ring already holds all three nodes (from peers.json),
+    // the others not yet known to be up.
+    const m = nodes.get('n2')!.ring!.membership;
+    expect(m.ring.endpoints.map((e) => e.id)).toEqual(ids);
+    expect(m.ready).toBe(true);
+    expect(m.isAlive('n1:7100', world.node('n2').env.clock.monoMicros())).toBe(false);
+
+    // A brand-new node that cannot reach its seed refuses to coordinate.
+    const isolated = new Map<string, RunningNode>();
+    startRingNode(world, 'n4', isolated);
+    world.isolate('n4');
+    expect(await world.runUntil(() => isolated.has('n4'), { timeoutMs: 10_000 })).toBe(true);
+    const n4 = isolated.get('n4')!.ring!;
+    expect(n4.membership.ready).toBe(false);
+    const schema = nodes.get('n1')!.ring!.schema;
+    await world.settle(
+      client.createTable({ name: 'x', families: [{ name: 'f' }], placement: { hashed: {} } }),
+    );
+    const s = schema.schemaOf('x')!;
+    expect(await codeOf(world, n4.coordinator.read(s, utf8('r'), {}, 'ONE'))).toBe(
+      "REPLICAS_UNAVAILABLE: Unavailable: read of row 72 in 'x' at ONE: n4:7100 has not yet " +
+        'heard from any other ring node, so it does not know where the row lives',
+    );
+    world.heal();
+    expect(await world.runUntil(() => n4.membership.ready, { timeoutMs: 10_000 })).toBe(true);
+    await world.settle(client.close());
+  });
+
   it('routes a row straight to its replica once the client knows the ring', async () => {
     const { world, nodes, client } = await cluster(13);
     await world.settle(

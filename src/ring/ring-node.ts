@@ -35,7 +35,7 @@ import {
 import { encodeTokens, decodeTokens } from './endpoint-state.js';
 import { GOSSIP_INTERVAL_MS, type GossipMessage, type Outgoing } from './gossip.js';
 import { HashedTableCaller } from './hashed-tables.js';
-import { Membership } from './membership.js';
+import { Membership, type KnownPeer } from './membership.js';
 import { PeerPool } from './peer-pool.js';
 import { effectiveOwnership } from './replication.js';
 import {
@@ -49,6 +49,8 @@ import { readStateFile, writeStateFile } from './state-file.js';
 import { randomTokens, VNODES_DEFAULT, VNODES_MAX } from './token-ring.js';
 
 export const NODE_FILE = 'node.json';
+/** The ring's other endpoints as last known (membership.ts's KnownPeer), for restarts. */
+export const PEERS_FILE = 'peers.json';
 /** How long a gossip message, or a schema pull or push, may take. */
 export const GOSSIP_CALL_TIMEOUT_MS = 1000;
 export const SCHEMA_CALL_TIMEOUT_MS = 2000;
@@ -81,6 +83,28 @@ interface NodeFile {
   readonly generation: number;
 }
 
+async function loadPeers(env: Env, dir: string): Promise<KnownPeer[]> {
+  const v = await readStateFile(env, dir, PEERS_FILE);
+  if (v === undefined) return [];
+  const o = v as { version?: unknown; peers?: unknown };
+  if (o.version !== 1 || !Array.isArray(o.peers)) {
+    throw new TesseraError('CORRUPTION', `${dir}/${PEERS_FILE} is not a version-1 peers file`);
+  }
+  return o.peers.map((p: unknown) => {
+    const e = p as Record<string, unknown>;
+    const { id, tokens, datacenter, rack } = e;
+    if (
+      typeof id !== 'string' ||
+      typeof tokens !== 'string' ||
+      typeof datacenter !== 'string' ||
+      typeof rack !== 'string'
+    ) {
+      throw new TesseraError('CORRUPTION', `${dir}/${PEERS_FILE} holds a malformed peer`);
+    }
+    return { id, tokens: decodeTokens(tokens), datacenter, rack };
+  });
+}
+
 async function loadNodeFile(env: Env, dir: string): Promise<NodeFile | undefined> {
   const v = await readStateFile(env, dir, NODE_FILE);
   if (v === undefined) return undefined;
@@ -99,12 +123,16 @@ export class RingNode implements ReplicaTransport {
   /** Peers whose schema is being pulled, so one mismatch is one pull at a time. */
   private readonly pulling = new Set<string>();
   private closed = false;
+  /** The ring signature last written to peers.json, and whether a write is under way. */
+  private peersSaved = '';
+  private peersSaving = false;
 
   private constructor(
     readonly env: Env,
     private readonly options: RingNodeOptions,
     readonly schema: RingSchema,
     file: NodeFile,
+    knownPeers: readonly KnownPeer[],
   ) {
     this.peers = new PeerPool(env);
     this.membership = new Membership({
@@ -117,6 +145,7 @@ export class RingNode implements ReplicaTransport {
         generation: file.generation,
       },
       seeds: options.seeds,
+      knownPeers,
       random: env.random.fork(),
       ...(options.phiThreshold === undefined ? {} : { phi: { threshold: options.phiThreshold } }),
     });
@@ -147,7 +176,9 @@ export class RingNode implements ReplicaTransport {
       generation: file.generation,
     });
     const schema = await RingSchema.open(env, options.dir, options.database);
-    const node = new RingNode(env, options, schema, file);
+    const peers = await loadPeers(env, options.dir);
+    const node = new RingNode(env, options, schema, file, peers);
+    node.peersSaved = node.membership.ringSignatureNow;
     const interval = options.gossipIntervalMs ?? GOSSIP_INTERVAL_MS;
     node.timer = env.timers.every(interval, () => node.round());
     node.round();
@@ -170,6 +201,28 @@ export class RingNode implements ReplicaTransport {
     this.membership.setSchema(this.schema.digest);
     this.send(this.membership.tick(this.env.clock.monoMicros()));
     this.checkSchemas();
+    this.savePeers();
+  }
+
+  /** Persists the ring's other endpoints when they changed (see membership.ts). */
+  private savePeers(): void {
+    const signature = this.membership.ringSignatureNow;
+    if (this.peersSaving || signature === this.peersSaved) return;
+    this.peersSaving = true;
+    const peers = this.membership.ringPeers().map((p) => ({
+      id: p.id,
+      tokens: encodeTokens(p.tokens),
+      datacenter: p.datacenter,
+      rack: p.rack,
+    }));
+    writeStateFile(this.env, this.options.dir, PEERS_FILE, { version: 1, peers })
+      .then(() => {
+        this.peersSaved = signature;
+      })
+      .catch(() => undefined) // tried again next round
+      .finally(() => {
+        this.peersSaving = false;
+      });
   }
 
   private send(outgoing: readonly Outgoing[]): void {
