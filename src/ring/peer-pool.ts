@@ -74,6 +74,17 @@ export class PeerPool {
     return connecting;
   }
 
+  /**
+   * Forgets a peer's connection failure: it was just heard from (it sent us gossip), so after a
+   * partition heals the next call connects at once instead of waiting out the backoff.
+   */
+  forgive(address: string): void {
+    const peer = this.peers.get(address);
+    if (peer === undefined || peer.client !== undefined) return;
+    peer.retryAtMicros = 0;
+    peer.lastError = undefined;
+  }
+
   /** Closes every connection; later calls are SHUTTING_DOWN. */
   async close(): Promise<void> {
     this.closed = true;

@@ -237,6 +237,7 @@ export class RingNode implements ReplicaTransport {
     const o = requestChecks.obj(req, 'request');
     const from = o['from'];
     if (typeof from !== 'string') throw invalidArgument('from must be a string');
+    this.peers.forgive(from);
     const reply = this.membership.receive(
       from,
       o['message'] as GossipMessage,

@@ -166,12 +166,16 @@ describe('a three-node ring under SIGKILL (real processes)', () => {
           `${key}: ${got}`,
         ).toBe(true);
       }
-      // ALL needs the dead node: Unavailable once the others stop hearing it.
-      await waitRing(
-        n1.address,
-        (d) => d.endpoints.some((e) => e.id === n3.address && !e.alive),
-        20_000,
-      );
+      // ALL needs the dead node: Unavailable once the others stop hearing it. Both survivors
+      // must see it down, whichever of them coordinates the read (before that, a coordinator
+      // still tries it and answers REPLICA_TIMEOUT).
+      for (const n of [n1, n2]) {
+        await waitRing(
+          n.address,
+          (d) => d.endpoints.some((e) => e.id === n3.address && !e.alive),
+          20_000,
+        );
+      }
       const all = await kv.get('k1', { consistency: 'ALL' }).catch((err: unknown) => err);
       expect(toTesseraError(all).code).toBe('REPLICAS_UNAVAILABLE');
 
