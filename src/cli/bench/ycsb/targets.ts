@@ -9,9 +9,14 @@
  * multiplexes every thread's calls to a server over one socket. Tessera's client multiplexes
  * the same way, so its clients share one Database; Redis's clients each open their own. A
  * target is safe to share: its operations hold no state between awaits.
+ *
+ * A Tessera system may name several nodes (a ring: the client connects to all of them and
+ * routes each hashed-table request to a replica of its row), the placement of the table it
+ * creates, and the consistency level every read and write sends.
  */
 import { Redis } from 'ioredis';
-import type { Database, Table } from '../../../client/table-api.js';
+import type { Database, GetOptions, PutOptions, Table } from '../../../client/table-api.js';
+import type { ConsistencyLevel, PlacementSpec } from '../../../model/index.js';
 import { isTesseraError } from '../../../util/errors.js';
 import { FIELD_NAMES, TABLE_NAME, type FieldValues } from './workloads.js';
 
@@ -57,21 +62,29 @@ function tesseraCells(values: FieldValues): Record<string, Uint8Array> {
 /** One client's Database handle on `usertable`. */
 export class TesseraTarget implements YcsbTarget {
   private readonly table: Table;
+  /** Options of every put and get: the consistency level, when the run names one. */
+  private readonly putOptions: PutOptions | undefined;
+  private readonly getOptions: GetOptions | undefined;
 
-  constructor(private readonly db: Database) {
+  constructor(
+    private readonly db: Database,
+    consistency?: ConsistencyLevel,
+  ) {
     this.table = db.table(TABLE_NAME);
+    this.putOptions = consistency === undefined ? undefined : { consistency };
+    this.getOptions = this.putOptions;
   }
 
   async insert(key: string, values: FieldValues): Promise<void> {
-    await this.table.put(key, tesseraCells(values));
+    await this.table.put(key, tesseraCells(values), this.putOptions);
   }
 
   async read(key: string): Promise<boolean> {
-    return (await this.table.get(key)) !== undefined;
+    return (await this.table.get(key, this.getOptions)) !== undefined;
   }
 
   async update(key: string, values: FieldValues): Promise<void> {
-    await this.table.put(key, tesseraCells(values));
+    await this.table.put(key, tesseraCells(values), this.putOptions);
   }
 
   async scan(startKey: string, count: number): Promise<number> {
@@ -96,17 +109,36 @@ export class TesseraTarget implements YcsbTarget {
   }
 }
 
-export function tesseraSystem(address: string, connect: ConnectFn): YcsbSystem {
+export interface TesseraSystemOptions {
+  /** Placement of the table when this system creates it (default: ordered). */
+  readonly placement?: PlacementSpec;
+  /** Level every read and write sends (default: none, the database's own). */
+  readonly consistency?: ConsistencyLevel;
+}
+
+/** Tessera at `addresses` (`host:port`, one node or the nodes of a ring). */
+export function tesseraSystem(
+  addresses: string | readonly string[],
+  connect: ConnectFn,
+  options: TesseraSystemOptions = {},
+): YcsbSystem {
+  const list: readonly string[] = typeof addresses === 'string' ? [addresses] : addresses;
+  if (list.length === 0) throw new RangeError('a tessera system needs an address');
+  const { placement, consistency } = options;
   return {
     name: 'tessera',
-    address,
+    address: list.join(','),
     defaultConnections: () => 1,
     async prepare() {
-      const db = await connect([address]);
+      const db = await connect(list);
       try {
         if ((await db.listTables()).includes(TABLE_NAME)) return;
         try {
-          await db.createTable({ name: TABLE_NAME, families: [{ name: TESSERA_FAMILY }] });
+          await db.createTable({
+            name: TABLE_NAME,
+            families: [{ name: TESSERA_FAMILY }],
+            ...(placement === undefined ? {} : { placement }),
+          });
         } catch (err) {
           if (!isTesseraError(err, 'ALREADY_EXISTS')) throw err;
         }
@@ -115,7 +147,7 @@ export function tesseraSystem(address: string, connect: ConnectFn): YcsbSystem {
       }
     },
     async open() {
-      return new TesseraTarget(await connect([address]));
+      return new TesseraTarget(await connect(list), consistency);
     },
   };
 }
