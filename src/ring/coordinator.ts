@@ -29,9 +29,11 @@ import {
   readReplicatedRow,
   type TableSchema,
   TimestampOracle,
+  type WireCells,
+  wireCells,
 } from '../model/index.js';
-import type { Cell, RawEntry } from '../storage/index.js';
-import { toHex } from '../util/bytes.js';
+import type { RawEntry } from '../storage/index.js';
+import { equalBytes, toHex } from '../util/bytes.js';
 import { TesseraError, toTesseraError } from '../util/errors.js';
 import { countingReplicas, requirementFor } from './consistency.js';
 import type { Membership } from './membership.js';
@@ -46,7 +48,16 @@ export const READ_TIMEOUT_MS_DEFAULT = 5000;
 /** How a coordinator reaches a replica: in-process for itself, RPC for the others. */
 export interface ReplicaTransport {
   write(endpoint: string, table: string, mutation: Mutation, timeoutMs: number): Promise<void>;
+  /** The replica's raw row: every put and tombstone. */
   read(endpoint: string, table: string, row: Uint8Array, timeoutMs: number): Promise<RawEntry[]>;
+  /** The replica's own answer to the get, in wire form. */
+  readCells(
+    endpoint: string,
+    table: string,
+    row: Uint8Array,
+    spec: GetSpec,
+    timeoutMs: number,
+  ): Promise<WireCells>;
 }
 
 export interface CoordinatorOptions {
@@ -102,13 +113,18 @@ export class Coordinator {
     return replicasFor(this.membership.ring, murmur3Token(row), strategyOf(schema));
   }
 
-  private plan(schema: TableSchema, row: Uint8Array, level: ConsistencyLevel, what: string): Plan {
+  private plan(
+    schema: TableSchema,
+    row: Uint8Array,
+    level: ConsistencyLevel,
+    what: () => string,
+  ): Plan {
     const strategy = strategyOf(schema);
     const self = this.membership.self;
     if (!this.membership.ready) {
       throw new TesseraError(
         'REPLICAS_UNAVAILABLE',
-        `Unavailable: ${what} at ${level}: ${self} has not yet heard from any other ring node, ` +
+        `Unavailable: ${what()} at ${level}: ${self} has not yet heard from any other ring node, ` +
           'so it does not know where the row lives',
         { consistency: level },
       );
@@ -125,7 +141,7 @@ export class Coordinator {
     const countingAlive = counting.filter((r) => r.alive).map((r) => r.id);
     if (countingAlive.length < requirement.required) {
       const down = counting.filter((r) => !r.alive).map((r) => r.id);
-      throw unavailableError(what, level, requirement.required, countingAlive, down);
+      throw unavailableError(what(), level, requirement.required, countingAlive, down);
     }
     const alive = infos.filter((r) => r.alive).map((r) => r.id);
     const selfAt = alive.indexOf(self);
@@ -139,7 +155,8 @@ export class Coordinator {
     mutation: Mutation,
     level: ConsistencyLevel,
   ): Promise<{ timestamp: number }> {
-    const what = `write of row ${toHex(mutation.row).slice(0, 64)} in '${schema.name}'`;
+    // Built only for an error: hex-encoding every row cost ~1% of a node's CPU.
+    const what = () => `write of row ${toHex(mutation.row).slice(0, 64)} in '${schema.name}'`;
     const plan = this.plan(schema, mutation.row, level, what);
     const timestamp = this.oracle.next();
     const stamped = stampMutation(mutation, timestamp);
@@ -149,14 +166,14 @@ export class Coordinator {
       const timer = this.env.timers.after(this.writeTimeoutMs, () => {
         if (settled) return;
         settled = true;
-        reject(tracker.timeoutError(what, level, this.writeTimeoutMs));
+        reject(tracker.timeoutError(what(), level, this.writeTimeoutMs));
       });
       const settle = (verdict: string) => {
         if (settled || verdict === 'pending') return;
         settled = true;
         timer.cancel();
         if (verdict === 'met') resolve();
-        else reject(tracker.timeoutError(what, level, undefined));
+        else reject(tracker.timeoutError(what(), level, undefined));
       };
       for (const id of plan.alive) {
         this.transport.write(id, schema.name, stamped, this.writeTimeoutMs).then(
@@ -168,55 +185,102 @@ export class Coordinator {
     return { timestamp };
   }
 
-  /** Reads the row at `level`: the cells `spec` selects, reconciled across replicas. */
+  /**
+   * Reads the row at `level`: the cells `spec` selects, reconciled across replicas, in wire form.
+   *
+   * First each replica asked answers the read itself (its resolved cells, as a local get
+   * would). When they all agree — the common case — that is the answer: if every replica's
+   * answer is the same set of cells, resolving the union of their entries gives that set too,
+   * since a cell one replica returns is masked by none of the other's tombstones (or that one
+   * would not return it) and a newer visible cell in either would be in its answer. Only when
+   * the answers differ, or the read has a filter (which may hide a difference), does the
+   * coordinator fetch the replicas' raw rows and resolve them together, as Cassandra follows a
+   * digest mismatch with full data reads.
+   */
   async read(
     schema: TableSchema,
     row: Uint8Array,
     spec: GetSpec,
     level: ConsistencyLevel,
-  ): Promise<readonly Cell[]> {
-    const what = `read of row ${toHex(row).slice(0, 64)} in '${schema.name}'`;
+  ): Promise<WireCells> {
+    const what = () => `read of row ${toHex(row).slice(0, 64)} in '${schema.name}'`;
     readPlan(spec, schema); // INVALID_ARGUMENT for a bad spec before any replica is asked
     const plan = this.plan(schema, row, level, what);
+    if (spec.filter === undefined) {
+      const answers = await this.gather(plan, level, what, (id) =>
+        this.transport.readCells(id, schema.name, row, spec, this.readTimeoutMs),
+      );
+      const first = answers[0]!.answer;
+      if (answers.every((a) => sameCells(a.answer, first))) return first;
+    }
+    const raws = await this.gather(plan, level, what, (id) =>
+      this.transport.read(id, schema.name, row, this.readTimeoutMs),
+    );
+    const entries: RawEntry[] = [];
+    for (const r of raws) for (const e of r.answer) entries.push(e);
+    return wireCells(readReplicatedRow(schema, row, spec, entries, this.env.clock.nowMicros()));
+  }
+
+  /**
+   * Asks `required` counting live replicas (the coordinator first), taking the next one when
+   * one fails, and resolves with the answers once `required` answered; REPLICA_TIMEOUT when
+   * that cannot happen in time.
+   */
+  private gather<T>(
+    plan: Plan,
+    level: ConsistencyLevel,
+    what: () => string,
+    ask: (id: string) => Promise<T>,
+  ): Promise<{ readonly id: string; readonly answer: T }[]> {
     // Only counting replicas are asked: for LOCAL levels, the local datacenter's.
     const candidates = plan.alive.filter((id) => plan.counting.has(id));
     const tracker = new QuorumTracker(plan.required, plan.counting);
-    const entries: RawEntry[] = [];
-    await new Promise<void>((resolve, reject) => {
+    const answers: { id: string; answer: T }[] = [];
+    return new Promise((resolve, reject) => {
       let settled = false;
       let next = 0;
       const timer = this.env.timers.after(this.readTimeoutMs, () => {
         if (settled) return;
         settled = true;
-        reject(tracker.timeoutError(what, level, this.readTimeoutMs));
+        reject(tracker.timeoutError(what(), level, this.readTimeoutMs));
       });
-      const ask = (): void => {
+      const askNext = (): void => {
         const id = candidates[next++];
         if (id === undefined) return;
-        this.transport.read(id, schema.name, row, this.readTimeoutMs).then(
-          (got) => {
+        ask(id).then(
+          (answer) => {
             if (settled) return;
-            for (const e of got) entries.push(e);
-            const verdict = tracker.success(id);
-            if (verdict === 'met') {
+            answers.push({ id, answer });
+            if (tracker.success(id) === 'met') {
               settled = true;
               timer.cancel();
-              resolve();
+              resolve(answers);
             }
           },
           (err: unknown) => {
             if (settled) return;
-            const verdict = tracker.failure(id, toTesseraError(err).code);
-            if (verdict === 'impossible') {
+            if (tracker.failure(id, toTesseraError(err).code) === 'impossible') {
               settled = true;
               timer.cancel();
-              reject(tracker.timeoutError(what, level, undefined));
-            } else ask(); // the next live replica takes the failed one's place
+              reject(tracker.timeoutError(what(), level, undefined));
+            } else askNext(); // the next live replica takes the failed one's place
           },
         );
       };
-      for (let i = 0; i < plan.required; i++) ask();
+      for (let i = 0; i < plan.required; i++) askNext();
     });
-    return readReplicatedRow(schema, row, spec, entries, this.env.clock.nowMicros());
   }
+}
+
+/** Whether two answers in wire form hold the same cells. */
+export function sameCells(a: WireCells, b: WireCells): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) {
+    const x = a[i]!;
+    const y = b[i]!;
+    if (x instanceof Uint8Array) {
+      if (!(y instanceof Uint8Array) || !equalBytes(x, y)) return false;
+    } else if (x !== y) return false;
+  }
+  return true;
 }

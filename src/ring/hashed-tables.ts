@@ -21,7 +21,6 @@ import {
   type TableRequest,
   tableSchema,
   type TableSchema,
-  wireCells,
 } from '../model/index.js';
 import { invalidArgument, TesseraError, toTesseraError } from '../util/errors.js';
 import type { RingNode } from './ring-node.js';
@@ -94,7 +93,7 @@ export class HashedTableCaller implements TableCaller {
       case 'table.get': {
         const row = requestChecks.bytes(o, 'row', 'row');
         const spec = requestChecks.getSpec(o['spec'], 'spec');
-        return { cells: wireCells(await coordinator.read(schema, row, spec, level)) };
+        return { cells: await coordinator.read(schema, row, spec, level) };
       }
       case 'table.batch':
         return this.batch(schema, o['mutations'], level);

@@ -9,7 +9,7 @@ import { startNodeService, type RunningNode } from '../api/index.js';
 import { connect, type Database as ClientDatabase } from '../client/index.js';
 import type { Env } from '../env/index.js';
 import { SimWorld } from '../env/sim/index.js';
-import { Database } from '../model/index.js';
+import { Database, Mutation } from '../model/index.js';
 import { fromUtf8, utf8 } from '../util/bytes.js';
 import { isTesseraError } from '../util/errors.js';
 import { writeStateFile } from './state-file.js';
@@ -123,6 +123,27 @@ describe('ring nodes', () => {
     // A delete at QUORUM hides the row from a QUORUM read, whichever two replicas answer.
     await world.settle(kv.delete('r1', { consistency: 'QUORUM' }));
     expect(await world.settle(kv.get('r1', { consistency: 'QUORUM' }))).toBeUndefined();
+    await world.settle(client.close());
+  });
+
+  it('resolves replicas that disagree from their raw rows, so a delete one of them missed wins', async () => {
+    const { world, nodes, client } = await cluster(15);
+    await world.settle(
+      client.createTable({ name: 'kv', families: [{ name: 'f' }], placement: { hashed: {} } }),
+    );
+    const kv = client.table('kv');
+    const { timestamp } = await world.settle(
+      kv.put('r9', { 'f:a': 'one' }, { consistency: 'ALL' }),
+    );
+    // All three agree: the answer is theirs.
+    expect((await world.settle(kv.get('r9', { consistency: 'ALL' })))?.text('f:a')).toBe('one');
+    // A delete reaches n3 alone (as a write at ONE would, or one whose other replicas failed).
+    const n3 = nodes.get('n3')!.ring!;
+    await world.settle(
+      n3.write('n3:7100', 'kv', new Mutation(utf8('r9')).deleteRow(timestamp + 1), 1000),
+    );
+    // n1 and n2 still answer 'one' on their own; n3 answers nothing. Merged, the delete wins.
+    expect(await world.settle(kv.get('r9', { consistency: 'ALL' }))).toBeUndefined();
     await world.settle(client.close());
   });
 

@@ -20,8 +20,11 @@ import type { Mutation } from '../model/index.js';
 import {
   type Database,
   requestChecks,
+  type GetSpec,
   type TableDispatcher,
   type TableCaller,
+  type WireCells,
+  wireCells,
 } from '../model/index.js';
 import type { RawEntry } from '../storage/index.js';
 import { invalidArgument, TesseraError } from '../util/errors.js';
@@ -352,10 +355,36 @@ export class RingNode implements ReplicaTransport {
     return {};
   }
 
-  private async onRead(req: unknown): Promise<{ entries: (Uint8Array | number)[] }> {
+  async readCells(
+    endpoint: string,
+    table: string,
+    row: Uint8Array,
+    spec: GetSpec,
+    timeoutMs: number,
+  ): Promise<WireCells> {
+    if (endpoint === this.id) return wireCells(await this.hashedTablet(table).get(row, spec));
+    const reply = (await this.peers.call(
+      endpoint,
+      'ring.read',
+      { table, row, spec, resolved: true },
+      timeoutMs,
+    )) as { cells?: unknown };
+    if (!Array.isArray(reply.cells)) throw invalidArgument('ring.read answered no cells');
+    return reply.cells as WireCells;
+  }
+
+  /** The row's raw entries, or with `resolved` the replica's own answer to `spec`. */
+  private async onRead(
+    req: unknown,
+  ): Promise<{ entries: (Uint8Array | number)[] } | { cells: WireCells }> {
     const o = requestChecks.obj(req, 'request');
     const tablet = this.hashedTablet(requestChecks.tableName(o));
     const row = requestChecks.bytes(o, 'row', 'row');
+    if (o['resolved'] === true) {
+      const spec = requestChecks.getSpec(o['spec'], 'spec');
+      // Encoded at once by the RPC server, so values may be views of stored bytes.
+      return { cells: wireCells(await tablet.get(row, spec, { valueViews: true })) };
+    }
     return { entries: entriesToWire(await tablet.rawRow(row)) };
   }
 

@@ -81,7 +81,7 @@ describe('ring scenario checkers', () => {
     // the other replicas, or acknowledged by the coordinator's own copy before the others.
     const caught = await firstCaught(makeRingScenario({ writesAtOne: true }), 40);
     expect(caught?.violations).toMatch(
-      /^stale read: c\d get .* though c\d put .* at (QUORUM|ALL) /m,
+      /^stale read: c\d get .* though c\d (put|delete) .* at (QUORUM|ALL) /m,
     );
     expect(caught?.lines.join('\n')).toContain(
       `replay: npx tessera sim ring --seed ${caught?.seed}`,
