@@ -4,7 +4,7 @@
  * tiny synchronous network so that every step's output can be checked.
  */
 import { describe, expect, it } from 'vitest';
-import { isTesseraError } from '../util/errors.js';
+import { expectInvalid } from '../util/testing/expect-invalid.js';
 import { Prng } from '../util/prng.js';
 import {
   GOSSIP_APP_STATES_MAX,
@@ -69,16 +69,6 @@ function only<K extends GossipMessage['kind']>(
   const message = step.send[0]!.message;
   expect(message.kind).toBe(kind);
   return message as Extract<GossipMessage, { kind: K }>;
-}
-
-function expectInvalid(f: () => unknown): void {
-  let thrown: unknown;
-  try {
-    f();
-  } catch (e) {
-    thrown = e;
-  }
-  expect(isTesseraError(thrown, 'INVALID_ARGUMENT'), String(thrown)).toBe(true);
 }
 
 const delta = (

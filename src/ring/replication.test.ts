@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { isTesseraError } from '../util/errors.js';
+import { expectInvalid } from '../util/testing/expect-invalid.js';
 import { Prng } from '../util/prng.js';
 import {
   effectiveOwnership,
@@ -63,16 +63,6 @@ function randomNetwork(random: Prng): ReplicationStrategy {
     dc1: random.between(0, 3),
     dc2: random.between(0, 3),
   });
-}
-
-function expectInvalid(fn: () => unknown): void {
-  let thrown: unknown;
-  try {
-    fn();
-  } catch (err) {
-    thrown = err;
-  }
-  expect(isTesseraError(thrown, 'INVALID_ARGUMENT')).toBe(true);
 }
 
 /** Endpoints in ring-walk order from `token`'s owner, each once (by first appearance). */

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import { expectInvalid } from '../util/testing/expect-invalid.js';
 import type { Random } from '../env/types.js';
-import { isTesseraError } from '../util/errors.js';
 import { Prng } from '../util/prng.js';
 import {
   randomTokens,
@@ -37,16 +37,6 @@ function scriptedRandom(words: readonly number[]): Random {
     bytes: (n) => prng.bytes(n),
     fork: () => prng.fork(),
   };
-}
-
-function expectInvalid(fn: () => unknown): void {
-  let thrown: unknown;
-  try {
-    fn();
-  } catch (err) {
-    thrown = err;
-  }
-  expect(isTesseraError(thrown, 'INVALID_ARGUMENT')).toBe(true);
 }
 
 /** The owner index by a linear scan: the reference for the binary search. */
