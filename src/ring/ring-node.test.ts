@@ -27,14 +27,19 @@ interface Cluster {
 /** table.get requests each node received, by node name. */
 const getsServed = new Map<string, number>();
 
-function startRingNode(world: SimWorld, name: string, nodes: Map<string, RunningNode>): void {
+function startRingNode(
+  world: SimWorld,
+  name: string,
+  nodes: Map<string, RunningNode>,
+  place: { readonly datacenter?: string; readonly rack?: string } = {},
+): void {
   world.addNode(name).start(async (env: Env) => {
     const database = await Database.open(env, { dir: '/db' });
     const node = await startNodeService(env, {
       name,
       listen: { host: name, port },
       database,
-      ring: { name, dir: '/ring', seeds: [ids[0]!], vnodes: 16 },
+      ring: { name, dir: '/ring', seeds: [ids[0]!], vnodes: 16, ...place },
       rpc: {
         observer: {
           onCall: (method) => {
@@ -234,6 +239,72 @@ describe('ring nodes', () => {
     expect(Object.fromEntries(getsServed)).toEqual(Object.fromEntries(owners));
     expect(owners.size).toBe(3);
     await world.settle(client.close());
+  });
+
+  it('places replicas per datacenter and rack, and LOCAL_QUORUM carries on with the other datacenter cut off', async () => {
+    const world = new SimWorld({ seed: 16 });
+    const nodes = new Map<string, RunningNode>();
+    const layout = [
+      ['n1', 'east', 'r1'],
+      ['n2', 'east', 'r2'],
+      ['n3', 'east', 'r1'],
+      ['n4', 'west', 'r1'],
+      ['n5', 'west', 'r2'],
+      ['n6', 'west', 'r1'],
+    ] as const;
+    for (const [name, datacenter, rack] of layout) {
+      startRingNode(world, name, nodes, { datacenter, rack });
+    }
+    const all = layout.map(([n]) => n as string);
+    expect(await world.runUntil(() => allSeeAll(world, nodes, all), { timeoutMs: 30_000 })).toBe(
+      true,
+    );
+    const east = world.addNode('client');
+    // The client knows only east's nodes (token-aware routing would reach west's too).
+    const db = await world.settle(
+      connect(east.env, ['n1:7100', 'n2:7100', 'n3:7100'], {
+        tokenAware: false,
+        timeoutMs: 10_000,
+      }),
+    );
+    await world.settle(
+      db.createTable({
+        name: 'geo',
+        families: [{ name: 'f' }],
+        placement: { hashed: { datacenters: { east: 2, west: 2 } } },
+      }),
+    );
+    const ring = nodes.get('n1')!.ring!;
+    const schema = ring.schema.schemaOf('geo')!;
+    const dcOf = new Map(layout.map(([n, dc]) => [`${n}:7100`, dc as string]));
+    const rackOf = new Map(layout.map(([n, dc, r]) => [`${n}:7100`, `${dc}/${r}`]));
+    for (let i = 0; i < 50; i++) {
+      const replicas = ring.coordinator.replicasOf(schema, utf8(`row-${i}`));
+      // Two replicas in each datacenter, on two different racks there.
+      expect(replicas.filter((r) => dcOf.get(r) === 'east')).toHaveLength(2);
+      expect(replicas.filter((r) => dcOf.get(r) === 'west')).toHaveLength(2);
+      expect(new Set(replicas.map((r) => rackOf.get(r))).size).toBe(4);
+    }
+    const geo = db.table('geo');
+    await world.settle(geo.put('k', { 'f:v': 'one' }, { consistency: 'ALL' }));
+    // West is cut off from east (and from the client).
+    world.partition(['n1', 'n2', 'n3', 'client'], ['n4', 'n5', 'n6']);
+    expect(
+      await world.runUntil(
+        () => !ring.membership.isAlive('n4:7100', world.node('n1').env.clock.monoMicros()),
+        { timeoutMs: 20_000 },
+      ),
+    ).toBe(true);
+    await world.runFor(2_000);
+    // QUORUM needs 3 of the 4 replicas: Unavailable. LOCAL_QUORUM needs 2 of east's 2.
+    const quorum = await codeOf(world, geo.put('k', { 'f:v': 'two' }, { consistency: 'QUORUM' }));
+    expect(quorum).toMatch(
+      /^REPLICAS_UNAVAILABLE: Unavailable: write of row 6b in 'geo' at QUORUM needs 3/,
+    );
+    await world.settle(geo.put('k', { 'f:v': 'three' }, { consistency: 'LOCAL_QUORUM' }));
+    const row = await world.settle(geo.get('k', { consistency: 'LOCAL_QUORUM' }));
+    expect(row?.text('f:v')).toBe('three');
+    await world.settle(db.close());
   });
 
   it('refuses to start on a damaged node file', async () => {
