@@ -206,7 +206,17 @@ export class Coordinator {
     const what = () => `read of row ${toHex(row).slice(0, 64)} in '${schema.name}'`;
     readPlan(spec, schema); // INVALID_ARGUMENT for a bad spec before any replica is asked
     const plan = this.plan(schema, row, level, what);
-    if (spec.filter === undefined) {
+    const self = this.membership.self;
+    if (plan.required === 1 && plan.counting.has(self)) {
+      // One answer needed and this node holds a replica: no network, no bookkeeping.
+      try {
+        return await this.transport.readCells(self, schema.name, row, spec, this.readTimeoutMs);
+      } catch {
+        // The other replicas are asked below.
+      }
+    }
+    // With one answer there is nothing to reconcile, filter or not.
+    if (plan.required === 1 || spec.filter === undefined) {
       const answers = await this.gather(plan, level, what, (id) =>
         this.transport.readCells(id, schema.name, row, spec, this.readTimeoutMs),
       );
