@@ -69,9 +69,11 @@ export type { ConnectOptions } from './client/connect.js';
 export type { EmbeddedOptions } from './client/embedded.js';
 export type { Address } from './env/types.js';
 export {
+  CONSISTENCY_LEVELS,
   decodeInt64,
   encodeInt64,
   Mutation,
+  type ConsistencyLevel,
   type Bytes,
   type CompareOp,
   type Compression,
@@ -80,6 +82,7 @@ export {
   type Filter,
   type MutationOp,
   type Placement,
+  type PlacementSpec,
   type TableSchema,
   type TableSpec,
 } from './model/index.js';
