@@ -12,6 +12,8 @@ import { SimWorld } from '../env/sim/index.js';
 import { Database, Mutation } from '../model/index.js';
 import { fromUtf8, utf8 } from '../util/bytes.js';
 import { isTesseraError } from '../util/errors.js';
+import { Prng } from '../util/prng.js';
+import { RpcClient } from '../wire/index.js';
 import { writeStateFile } from './state-file.js';
 
 const port = 7100;
@@ -305,6 +307,77 @@ describe('ring nodes', () => {
     const row = await world.settle(geo.get('k', { consistency: 'LOCAL_QUORUM' }));
     expect(row?.text('f:v')).toBe('three');
     await world.settle(db.close());
+  });
+
+  it('answers malformed ring requests with INVALID_ARGUMENT or NOT_FOUND and serves on', async () => {
+    const { world, nodes, client } = await cluster(17);
+    await world.settle(
+      client.createTable({ name: 'kv', families: [{ name: 'f' }], placement: { hashed: {} } }),
+    );
+    const probe = world.addNode('probe');
+    const rpc = await world.settle(RpcClient.connect(probe.env, { host: 'n1', port }));
+    const p = new Prng(99);
+    const junk = (depth: number): unknown => {
+      switch (p.int(depth > 2 ? 6 : 9)) {
+        case 0:
+          return p.int(1000) - 500;
+        case 1:
+          return p.bytes(p.int(8));
+        case 2:
+          return ['kv', 'syn', 'ack', 'ack2', 'n2:7100', ''][p.int(6)];
+        case 3:
+          return null;
+        case 4:
+          return p.chance(0.5);
+        case 5:
+          return 2 ** 60;
+        case 6:
+          return Array.from({ length: p.int(6) }, () => junk(depth + 1));
+        default: {
+          const keys = [
+            'from',
+            'message',
+            'kind',
+            'digests',
+            'deltas',
+            'requests',
+            'table',
+            'row',
+            'mutation',
+            'ops',
+            'entries',
+            'spec',
+            'resolved',
+            'endpoint',
+            'app',
+          ];
+          const o: Record<string, unknown> = {};
+          for (let i = p.int(5); i > 0; i--) o[p.pick(keys)] = junk(depth + 1);
+          return o;
+        }
+      }
+    };
+    const codes = new Set<string>();
+    for (let i = 0; i < 400; i++) {
+      const method = p.pick(['ring.gossip', 'ring.write', 'ring.read', 'ring.schema']);
+      try {
+        await world.settle(rpc.call(method, junk(0), { timeoutMs: 2000 }));
+        codes.add('ok');
+      } catch (err) {
+        codes.add(isTesseraError(err) ? err.code : `foreign ${String(err)}`);
+      }
+    }
+    expect([...codes].filter((c) => !['ok', 'INVALID_ARGUMENT', 'NOT_FOUND'].includes(c))).toEqual(
+      [],
+    );
+    expect(codes).toContain('INVALID_ARGUMENT');
+    // Still serving, and its ring unharmed.
+    const d = (await world.settle(rpc.call('ring.describe', {}))) as { endpoints: unknown[] };
+    expect(d.endpoints).toHaveLength(3);
+    expect(nodes.get('n1')!.ring!.membership.ring.endpoints).toHaveLength(3);
+    await world.settle(client.table('kv').put('r', { 'f:a': 'x' }));
+    await world.settle(rpc.close());
+    await world.settle(client.close());
   });
 
   it('refuses to start on a damaged node file', async () => {
