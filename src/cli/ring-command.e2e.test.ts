@@ -21,7 +21,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { RingDescription } from '../ring/ring-protocol.js';
+import type { RingDescription } from '../ring/index.js';
 import { isTesseraError } from '../util/errors.js';
 import type { ClusterFile } from './local-command.js';
 import {

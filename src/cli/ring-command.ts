@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
 import { formatAddress, parseAddress } from '../env/index.js';
 import { realEnv } from '../env/real/index.js';
-import type { DescribedEndpoint, DescribedTable, RingDescription } from '../ring/ring-protocol.js';
+import type { DescribedEndpoint, DescribedTable, RingDescription } from '../ring/index.js';
 import { TesseraError, toTesseraError, type ErrorCode } from '../util/errors.js';
 import { RpcClient } from '../wire/index.js';
 import type { ClusterFile } from './local-command.js';
