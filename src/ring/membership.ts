@@ -168,6 +168,18 @@ export class Membership {
     return this.detectors.get(id)?.isAvailable(nowMicros) ?? false;
   }
 
+  /** Every other endpoint gossip knows that is up now, by id (no state decoded). */
+  livePeers(nowMicros: number): string[] {
+    return this.gossiper
+      .endpoints()
+      .filter((id) => id !== this.self && this.isAlive(id, nowMicros));
+  }
+
+  /** The schema digest the endpoint gossips ('' when none yet). */
+  schemaDigestOf(id: string): string {
+    return this.gossiper.appState(id, STATE_SCHEMA)?.value ?? '';
+  }
+
   /** The endpoint's datacenter ('' when unknown): cheap, for the coordinator's every request. */
   datacenterOf(id: string): string {
     return this.gossiper.appState(id, STATE_DATACENTER)?.value ?? '';

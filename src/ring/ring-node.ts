@@ -254,13 +254,14 @@ export class RingNode implements ReplicaTransport {
   private checkSchemas(): void {
     const now = this.env.clock.monoMicros();
     const ours = this.schema.digest;
-    for (const e of this.membership.endpoints(now)) {
-      if (e.id === this.id || !e.alive || e.schema === '' || e.schema === ours) continue;
-      if (this.pulling.has(e.id)) continue;
-      this.pulling.add(e.id);
-      this.exchangeSchema(e.id, [])
+    // Every second: read the digests only (endpoints() would parse every peer's tokens).
+    for (const id of this.membership.livePeers(now)) {
+      const theirs = this.membership.schemaDigestOf(id);
+      if (theirs === '' || theirs === ours || this.pulling.has(id)) continue;
+      this.pulling.add(id);
+      this.exchangeSchema(id, [])
         .catch(() => undefined)
-        .finally(() => this.pulling.delete(e.id));
+        .finally(() => this.pulling.delete(id));
     }
   }
 
@@ -295,10 +296,7 @@ export class RingNode implements ReplicaTransport {
     const now = this.env.clock.monoMicros();
     const entries = this.schema.list();
     this.membership.setSchema(this.schema.digest);
-    const peers = this.membership
-      .endpoints(now)
-      .filter((e) => e.id !== this.id && e.alive)
-      .map((e) => e.id);
+    const peers = this.membership.livePeers(now);
     await Promise.all(peers.map((p) => this.exchangeSchema(p, entries).catch(() => undefined)));
   }
 
