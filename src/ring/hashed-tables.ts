@@ -12,6 +12,7 @@
 import type { Env } from '../env/index.js';
 import {
   CONSISTENCY_DEFAULT,
+  type ConsistencyLevel,
   type Mutation,
   requestChecks,
   type TableCaller,
@@ -110,7 +111,7 @@ export class HashedTableCaller implements TableCaller {
   private async batch(
     schema: TableSchema,
     list: unknown,
-    level: Parameters<RingNode['coordinator']['write']>[2],
+    level: ConsistencyLevel,
   ): Promise<TableReply<'table.batch'>> {
     const limits = this.node.schema.limitsOf(schema.name);
     if (!Array.isArray(list)) throw requestChecks.badField('mutations', 'an array', list);

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { Env } from '../env/index.js';
 import { SimWorld } from '../env/sim/index.js';
 import { Database } from '../model/index.js';
-import { isTesseraError } from '../util/errors.js';
+import { codeOf } from '../util/testing/code-of.js';
 import { checkSchemaEntries, RingSchema, SCHEMA_FILE, type SchemaEntry } from './schema-sync.js';
 import { readStateFile, writeStateFile } from './state-file.js';
 
@@ -16,15 +16,6 @@ async function open(world: SimWorld, env: Env) {
   const database = await world.settle(Database.open(env, { dir: '/db' }));
   const schema = await world.settle(RingSchema.open(env, '/', database));
   return { database, schema };
-}
-
-async function code(world: SimWorld, p: Promise<unknown>): Promise<string> {
-  try {
-    await world.settle(p);
-    return 'ok';
-  } catch (err) {
-    return isTesseraError(err) ? err.code : String(err);
-  }
 }
 
 describe('ring schema', () => {
@@ -50,8 +41,8 @@ describe('ring schema', () => {
     await world.settle(a.schema.merge(b.schema.list()));
     expect(a.schema.schemaOf('t1')?.families[0]?.name).toBe('g');
     expect(a.schema.digest).toBe(b.schema.digest);
-    expect(await code(world, a.schema.create(spec('t1'), 400))).toBe('ALREADY_EXISTS');
-    expect(await code(world, a.schema.drop('nope', 400))).toBe('NOT_FOUND');
+    expect(await codeOf(world.settle(a.schema.create(spec('t1'), 400)))).toBe('ALREADY_EXISTS');
+    expect(await codeOf(world.settle(a.schema.drop('nope', 400)))).toBe('NOT_FOUND');
   });
 
   it('is durable, and a restart brings the database in line with it', async () => {
@@ -111,7 +102,7 @@ describe('ring schema', () => {
       const bad = bytes.slice();
       bad[at] = bad[at]! ^ 0x04;
       await world.settle(env.fs.writeFile('/s.json', bad));
-      expect(await code(world, readStateFile(env, '/', 's.json'))).toBe('CORRUPTION');
+      expect(await codeOf(world.settle(readStateFile(env, '/', 's.json')))).toBe('CORRUPTION');
     }
   });
 });
