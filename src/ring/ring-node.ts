@@ -42,6 +42,7 @@ import { Membership, type KnownPeer } from './membership.js';
 import { PeerPool } from './peer-pool.js';
 import { effectiveOwnership } from './replication.js';
 import {
+  checkWireCells,
   entriesFromWire,
   entriesToWire,
   type DescribedTable,
@@ -372,8 +373,7 @@ export class RingNode implements ReplicaTransport {
       { table, row, spec, resolved: true },
       timeoutMs,
     )) as { cells?: unknown };
-    if (!Array.isArray(reply.cells)) throw invalidArgument('ring.read answered no cells');
-    return reply.cells as WireCells;
+    return checkWireCells(reply.cells);
   }
 
   /** The row's raw entries, or with `resolved` the replica's own answer to `spec`. */

@@ -13,7 +13,8 @@
  * (storage Kind: 0 DeleteRow … 4 Put), value.
  */
 import { Kind, type RawEntry } from '../storage/index.js';
-import { invalidArgument } from '../util/errors.js';
+import type { WireCells } from '../model/index.js';
+import { TesseraError } from '../util/errors.js';
 
 export const RING_METHODS = [
   'ring.gossip',
@@ -39,10 +40,14 @@ export function entriesToWire(entries: readonly RawEntry[]): (Uint8Array | numbe
   return out;
 }
 
-/** Reads raw entries off the wire; INVALID_ARGUMENT when they are not what they should be. */
+function badReply(message: string): TesseraError {
+  return new TesseraError('PROTOCOL_ERROR', `ring.read answered ${message}`);
+}
+
+/** Reads raw entries off a ring.read reply; PROTOCOL_ERROR when they are not what they should be. */
 export function entriesFromWire(v: unknown): RawEntry[] {
   if (!Array.isArray(v) || v.length % entryItems !== 0) {
-    throw invalidArgument(`entries must be an array of ${entryItems} items per entry`);
+    throw badReply(`entries that are not an array of ${entryItems} items per entry`);
   }
   const out: RawEntry[] = [];
   for (let i = 0; i < v.length; i += entryItems) {
@@ -59,11 +64,36 @@ export function entriesFromWire(v: unknown): RawEntry[] {
       kind > Kind.Put ||
       !(value instanceof Uint8Array)
     ) {
-      throw invalidArgument(`entry ${i / entryItems} is malformed`);
+      throw badReply(`a malformed entry ${i / entryItems}`);
     }
     out.push({ family, qualifier, timestamp, kind: kind as Kind, value });
   }
   return out;
+}
+
+/**
+ * Checks the cells of a ring.read reply with `resolved` (table.get's wire form: family,
+ * qualifier, timestamp, value per cell) and returns them as they are, with no copy: they go
+ * back to the client as they came. PROTOCOL_ERROR when they are malformed.
+ */
+export function checkWireCells(v: unknown): WireCells {
+  if (!Array.isArray(v) || v.length % 4 !== 0) {
+    throw badReply('cells that are not an array of 4 items per cell');
+  }
+  for (let i = 0; i < v.length; i += 4) {
+    const ts = v[i + 2] as unknown;
+    if (
+      typeof v[i] !== 'string' ||
+      !(v[i + 1] instanceof Uint8Array) ||
+      typeof ts !== 'number' ||
+      !Number.isSafeInteger(ts) ||
+      ts < 0 ||
+      !(v[i + 3] instanceof Uint8Array)
+    ) {
+      throw badReply(`a malformed cell ${i / 4}`);
+    }
+  }
+  return v as WireCells;
 }
 
 /** One endpoint as `ring.describe` reports it. */
