@@ -12,7 +12,6 @@
  * answers UNKNOWN_METHOD, and the router then stays off for that client.
  */
 import type { Env } from '../env/types.js';
-import { parseAddress, type Address } from '../env/types.js';
 import type { TableMethod } from '../model/table-protocol.js';
 import {
   murmur3Token,
@@ -54,10 +53,11 @@ export class RingRouter {
   ) {}
 
   /**
-   * The address of a live replica of the request's row, or undefined to let the caller choose.
+   * The address (`host:port`, the ring's id) of a live replica of the request's row, or
+   * undefined to let the caller choose.
    * Starts a refresh when the view is stale.
    */
-  route(method: TableMethod, request: unknown): Address | undefined {
+  route(method: TableMethod, request: unknown): string | undefined {
     if (this.off) return undefined;
     this.maybeRefresh(this.refreshMs);
     if (!ROUTED.has(method) || this.view === undefined) return undefined;
@@ -73,7 +73,7 @@ export class RingRouter {
     const ring = this.view.ring;
     if (ring.size === 0) return undefined;
     for (const id of replicasFor(ring, murmur3Token(row), strategy)) {
-      if (this.view.alive.has(id)) return parseAddress(id);
+      if (this.view.alive.has(id)) return id;
     }
     return undefined;
   }

@@ -112,6 +112,8 @@ class NotSent {
 export class RpcTableCaller implements TableCaller {
   readonly addresses: readonly Address[];
   private readonly slots: Slot[];
+  /** The given addresses' slots by `host:port`, for routing (no formatting per request). */
+  private readonly givenSlots = new Map<string, Slot>();
   /** Connections to ring nodes learned from the ring, by address. */
   private readonly ringSlots = new Map<string, Slot>();
   private readonly router: RingRouter | undefined;
@@ -145,6 +147,7 @@ export class RpcTableCaller implements TableCaller {
       client: undefined,
       connecting: undefined,
     }));
+    for (const slot of this.slots) this.givenSlots.set(formatAddress(slot.address), slot);
     this.timeoutMs = positive('timeoutMs', options.timeoutMs, RPC_CALLER_TIMEOUT_MS_DEFAULT);
     this.connectTimeoutMs = positive(
       'connectTimeoutMs',
@@ -176,13 +179,18 @@ export class RpcTableCaller implements TableCaller {
    * cannot be reached (the call then goes the usual way).
    */
   private async routed(method: TableMethod, request: unknown, deadline: number) {
-    const to = this.router?.route(method, request);
-    if (to === undefined) return undefined;
-    const key = formatAddress(to);
-    let slot = this.slots.find((s) => formatAddress(s.address) === key) ?? this.ringSlots.get(key);
+    const key = this.router?.route(method, request);
+    if (key === undefined) return undefined;
+    let slot = this.givenSlots.get(key) ?? this.ringSlots.get(key);
     if (slot === undefined) {
       if (this.ringSlots.size >= RPC_CALLER_RING_NODES_MAX) return undefined;
-      slot = { address: to, client: undefined, connecting: undefined };
+      let address: Address;
+      try {
+        address = parseAddress(key);
+      } catch {
+        return undefined; // a ring id that is no address: let the call go the usual way
+      }
+      slot = { address, client: undefined, connecting: undefined };
       this.ringSlots.set(key, slot);
     }
     const leftMs = (deadline - this.env.clock.monoMicros()) / 1000;
