@@ -253,35 +253,46 @@ export class Membership {
 
   /** Rebuilds the ring when the tokens, status, datacenter or rack of some endpoint changed. */
   private rebuildRing(): void {
-    const placements: EndpointPlacement[] = [];
+    // The signature first, from the states that place rows, read without copies or parsing:
+    // this runs on every gossip step that changed anything, and most change only a load.
+    const members: { id: string; tokensText: string; datacenter: string; rack: string }[] = [];
     const parts: string[] = [];
     const gossiped = new Set<string>();
     for (const id of this.gossiper.endpoints()) {
-      const s = this.gossiper.state(id);
-      if (s === undefined) continue;
       gossiped.add(id);
-      const status = s.app.get(STATE_STATUS)?.value;
+      const status = this.gossiper.appState(id, STATE_STATUS)?.value;
       if (status !== 'normal' && status !== 'leaving') continue;
-      const tokensText = s.app.get(STATE_TOKENS)?.value ?? '';
-      const datacenter = s.app.get(STATE_DATACENTER)?.value ?? '';
-      const rack = s.app.get(STATE_RACK)?.value ?? '';
+      const tokensText = this.gossiper.appState(id, STATE_TOKENS)?.value ?? '';
+      const datacenter = this.gossiper.appState(id, STATE_DATACENTER)?.value ?? '';
+      const rack = this.gossiper.appState(id, STATE_RACK)?.value ?? '';
       parts.push(`${id}|${datacenter}|${rack}|${tokensText}`);
-      let tokens: bigint[];
-      try {
-        tokens = decodeTokens(tokensText);
-      } catch {
-        continue;
-      }
-      if (tokens.length > 0) placements.push({ id, tokens, datacenter, rack });
+      members.push({ id, tokensText, datacenter, rack });
     }
     // Peers known from an earlier run that gossip has not told about yet.
+    const known: KnownPeer[] = [];
     for (const p of this.knownPeers.values()) {
       if (gossiped.has(p.id) || p.tokens.length === 0) continue;
       parts.push(`${p.id}|${p.datacenter}|${p.rack}|${encodeTokens(p.tokens)}`);
-      placements.push({ id: p.id, tokens: p.tokens, datacenter: p.datacenter, rack: p.rack });
+      known.push(p);
     }
     const signature = parts.sort().join('\n');
     if (signature === this.ringSignature && this.ringNow.size > 0) return;
+    // Then, only when it changed, the ring itself.
+    const placements: EndpointPlacement[] = [];
+    for (const m of members) {
+      let tokens: bigint[];
+      try {
+        tokens = decodeTokens(m.tokensText);
+      } catch {
+        continue; // a peer gossiping malformed tokens owns nothing until it gossips good ones
+      }
+      if (tokens.length > 0) {
+        placements.push({ id: m.id, tokens, datacenter: m.datacenter, rack: m.rack });
+      }
+    }
+    for (const p of known) {
+      placements.push({ id: p.id, tokens: p.tokens, datacenter: p.datacenter, rack: p.rack });
+    }
     this.ringSignature = signature;
     this.ringNow = TokenRing.of(placements);
   }
