@@ -397,6 +397,25 @@ export class Tablet {
     return this.store.rawRow(row);
   }
 
+  /**
+   * Every row of the tablet with its stored entries, tombstones included, `batchRows` rows at
+   * a time: what the anti-entropy repair and the streaming of hashed tables read (a hashed
+   * table's one tablet holds every row this node replicates; its rows are in key order, not
+   * token order). `from`: the first row to give (default: the tablet's first).
+   */
+  rawScanBatches(
+    batchRows?: number,
+    from?: Uint8Array,
+  ): AsyncGenerator<{ row: Uint8Array; entries: RawEntry[] }[]> {
+    const start =
+      from !== undefined && compareBytes(from, this.startRow) > 0 ? from : this.startRow;
+    return this.store.rawScanBatches({
+      ...(start.length === 0 ? {} : { startRow: start }),
+      ...(this.endRow === undefined ? {} : { stopRow: this.endRow }),
+      ...(batchRows === undefined ? {} : { batchRows }),
+    });
+  }
+
   // -------------------------------------------------------------------------------------------
 
   /** The store's point-in-time gauges and counters, for metrics (no I/O). */

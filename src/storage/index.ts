@@ -41,3 +41,4 @@ export {
 } from './family-options.js';
 export { readLog, LogWriter, type LogReadResult } from './log/index.js';
 export { resolveRawEntries, rawRowEntriesMax, type RawEntry } from './raw-row.js';
+export { RateLimiter } from './rate-limiter.js';

@@ -42,6 +42,7 @@ import {
   columnEndKey,
   columnTrailerBytes,
   internalKey,
+  parseInternalKey,
   rowPrefix,
   rowPrefixLength,
   rowStartKey,
@@ -55,6 +56,7 @@ import {
   tableFileName,
   VersionSet,
   walFileName,
+  type Version,
   type FileMeta,
   type VersionEdit,
 } from './manifest/index.js';
@@ -994,18 +996,9 @@ export class Store {
     const batchRows = Math.max(1, options.batchRows ?? scanBatchRowsDefault);
     const version = this.versions.current;
     version.ref();
-    const sources: EntryIterator[] = [this.mem.iterator()];
-    for (let i = this.frozen.length - 1; i >= 0; i--) sources.push(this.frozen[i]!.mem.iterator());
-    const open = async (f: FileMeta): Promise<EntryIterator> =>
-      (await this.tables.get(f.fileNumber)).iterator();
+    const sources: EntryIterator[] = [];
     try {
-      for (const f of version.levels[0]!) sources.push(await open(f));
-      for (let l = 1; l < version.levels.length; l++) {
-        if (version.levels[l]!.length > 0) {
-          sources.push(new LevelIterator(version.levels[l]!, open));
-        }
-      }
-      const it = sources.length === 1 ? sources[0]! : new MergingIterator(sources);
+      const it = await this.scanSources(version, sources);
       const stop = options.stopRow ? rowStartKey(options.stopRow) : undefined;
       const s = options.startRow ? it.seek(rowStartKey(options.startRow)) : it.seekToFirst();
       if (s) await s;
@@ -1038,6 +1031,77 @@ export class Store {
       for (const s of sources) s.close();
       version.unref();
     }
+  }
+
+  /**
+   * Every stored entry of the rows from startRow to stopRow (exclusive) — puts and tombstones,
+   * all versions, as Store.rawRow gives one row — `batchRows` rows at a time, for the repair
+   * and streaming of hashed tables (ring/anti-entropy.ts). Rows holding only tombstones are
+   * given too: a tombstone one replica holds must reach the others. One sequence number and one
+   * pinned version for the whole scan, as for scanBatches.
+   */
+  async *rawScanBatches(
+    options: {
+      readonly startRow?: Uint8Array;
+      readonly stopRow?: Uint8Array;
+      readonly batchRows?: number;
+    } = {},
+  ): AsyncGenerator<{ row: Uint8Array; entries: RawEntry[] }[]> {
+    this.checkOpen();
+    const snapshotSeq = this.lastSeq;
+    const batchRows = Math.max(1, options.batchRows ?? scanBatchRowsDefault);
+    const version = this.versions.current;
+    version.ref();
+    const sources: EntryIterator[] = [];
+    try {
+      const it = await this.scanSources(version, sources);
+      const stop = options.stopRow ? rowStartKey(options.stopRow) : undefined;
+      const s = options.startRow ? it.seek(rowStartKey(options.startRow)) : it.seekToFirst();
+      if (s) await s;
+      let batch: { row: Uint8Array; entries: RawEntry[] }[] = [];
+      while (it.valid()) {
+        const key = it.key();
+        const prefix = new Uint8Array(key.subarray(0, rowPrefixLength(key)));
+        if (stop && compareBytesRaw(prefix, stop) >= 0) break;
+        const collector = new RawRowCollector(snapshotSeq);
+        let row: Uint8Array | undefined;
+        while (it.valid() && hasPrefix(it.key(), prefix)) {
+          row ??= parseInternalKey(it.key()).row.slice();
+          collector.add(it.key(), it.value());
+          const n = it.next();
+          if (n) await n;
+        }
+        if (row !== undefined && collector.entries.length > 0) {
+          batch.push({ row, entries: collector.entries });
+          if (batch.length >= batchRows) {
+            yield batch;
+            batch = [];
+          }
+        }
+      }
+      if (batch.length > 0) yield batch;
+    } finally {
+      for (const s of sources) s.close();
+      version.unref();
+    }
+  }
+
+  /**
+   * The iterators a scan merges — memtables, level-0 tables, one level iterator per deeper
+   * level — pushed onto `sources` (which the caller closes) and merged.
+   */
+  private async scanSources(version: Version, sources: EntryIterator[]): Promise<EntryIterator> {
+    sources.push(this.mem.iterator());
+    for (let i = this.frozen.length - 1; i >= 0; i--) sources.push(this.frozen[i]!.mem.iterator());
+    const open = async (f: FileMeta): Promise<EntryIterator> =>
+      (await this.tables.get(f.fileNumber)).iterator();
+    for (const f of version.levels[0]!) sources.push(await open(f));
+    for (let l = 1; l < version.levels.length; l++) {
+      if (version.levels[l]!.length > 0) {
+        sources.push(new LevelIterator(version.levels[l]!, open));
+      }
+    }
+    return sources.length === 1 ? sources[0]! : new MergingIterator(sources);
   }
 
   private checkOpen(): void {
