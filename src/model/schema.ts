@@ -37,7 +37,9 @@ export interface FamilySchema {
  * and replicationFactor is their sum; without, the ring's nodes are walked clockwise (its
  * SimpleStrategy). Tombstones of a hashed table are kept `gcGraceSeconds` before compaction may
  * drop them (Cassandra's gc_grace_seconds): a replica that missed a delete must be repaired
- * within that time, or the rows it still holds come back.
+ * within that time, or the rows it still holds come back. `sloppyQuorum` (default false) lets
+ * a write count hints held for down replicas by other live nodes (Dynamo's sloppy quorum:
+ * always writable, but a read may miss the write until the hints are delivered).
  */
 export type Placement =
   | { readonly kind: 'ordered' }
@@ -46,6 +48,8 @@ export type Placement =
       readonly replicationFactor: number;
       readonly gcGraceSeconds: number;
       readonly datacenters?: Readonly<Record<string, number>>;
+      /** Present (true) only when set, so schemas written before it read the same. */
+      readonly sloppyQuorum?: true;
     };
 
 /**
@@ -59,6 +63,7 @@ export type PlacementSpec =
       readonly replicationFactor?: number;
       readonly gcGraceSeconds?: number;
       readonly datacenters?: Readonly<Record<string, number>>;
+      readonly sloppyQuorum?: boolean;
     }
   | { readonly ordered: Readonly<Record<string, never>> }
   | {
@@ -66,6 +71,7 @@ export type PlacementSpec =
         readonly replicationFactor?: number;
         readonly gcGraceSeconds?: number;
         readonly datacenters?: Readonly<Record<string, number>>;
+        readonly sloppyQuorum?: boolean;
       };
     };
 
@@ -170,6 +176,9 @@ function hashedPlacement(h: Record<string, unknown>): Placement {
     0,
     gcGraceSecondsMax,
   );
+  const sloppy = h['sloppyQuorum'] ?? false;
+  if (typeof sloppy !== 'boolean') throw invalidArgument('placement sloppyQuorum must be boolean');
+  const extra = sloppy ? { sloppyQuorum: true as const } : {};
   const dcs = h['datacenters'];
   if (dcs === undefined) {
     const replicationFactor = checkInt(
@@ -178,7 +187,7 @@ function hashedPlacement(h: Record<string, unknown>): Placement {
       1,
       replicationFactorMax,
     );
-    return Object.freeze({ kind: 'hashed', replicationFactor, gcGraceSeconds });
+    return Object.freeze({ kind: 'hashed', replicationFactor, gcGraceSeconds, ...extra });
   }
   if (typeof dcs !== 'object' || dcs === null || Array.isArray(dcs)) {
     throw invalidArgument('placement datacenters must be an object of datacenter: replicas');
@@ -214,6 +223,7 @@ function hashedPlacement(h: Record<string, unknown>): Placement {
     replicationFactor: total,
     gcGraceSeconds,
     datacenters: Object.freeze(datacenters),
+    ...extra,
   });
 }
 
@@ -329,6 +339,7 @@ export function encodeTableSchema(schema: TableSchema): Uint8Array {
             ? {}
             : { gcGraceSeconds: p.gcGraceSeconds }),
           ...(p.datacenters === undefined ? {} : { datacenters: p.datacenters }),
+          ...(p.sloppyQuorum === true ? { sloppyQuorum: true } : {}),
         };
   return utf8(
     JSON.stringify({

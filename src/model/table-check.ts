@@ -183,7 +183,7 @@ export function tableSpec(v: unknown, name: string): TableSpec {
 function placementFields(po: Obj, name: string): Record<string, unknown> {
   const num = (v: unknown): unknown => (typeof v === 'bigint' ? Number(v) : v);
   const out: Record<string, unknown> = {};
-  for (const k of ['kind', 'replicationFactor', 'gcGraceSeconds']) {
+  for (const k of ['kind', 'replicationFactor', 'gcGraceSeconds', 'sloppyQuorum']) {
     const v = field(po, k);
     if (v !== undefined) out[k] = num(v);
   }

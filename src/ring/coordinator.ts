@@ -5,19 +5,32 @@
  * Writes. The coordinator stamps every cell of the mutation with one timestamp (its
  * TimestampOracle: wall clock, strictly increasing on this node), so that every replica
  * stores identical cells and replicas reconcile by timestamp alone: last write wins, deletes
- * win ties. It sends the mutation to every live replica of the row and answers once `required`
- * of them acknowledged. Replicas that are down (phi above threshold) are skipped; when fewer
- * live replicas than required remain, the write fails at once with REPLICAS_UNAVAILABLE and
- * nothing is sent. When the level is not met within the timeout, or too many replicas failed
- * for it still to be met, it fails with REPLICA_TIMEOUT: the write may have reached some
- * replicas, and it may yet become visible (as in Cassandra). Hinted handoff and read repair,
- * which heal such replicas, are part 2 of the hashed-table work.
+ * win ties. It sends the mutation to every live replica of the row — and to the nodes that
+ * are about to become replicas (the pending ring: a joining node streaming its ranges, the new
+ * owners of a leaving node's), which do not count — and answers once `required` of them
+ * acknowledged. When fewer live replicas than required remain, the write fails at once with
+ * REPLICAS_UNAVAILABLE and nothing is sent. When the level is not met within the timeout, or
+ * too many replicas failed for it still to be met, it fails with REPLICA_TIMEOUT: the write may
+ * have reached some replicas, and it may yet become visible (as in Cassandra).
  *
- * Reads. The coordinator asks `required` live replicas, itself first when it is one (no
- * network), for the row's raw entries (puts and tombstones), asks the next live replica when
- * one fails, and resolves the union once (model/replica-read.ts). A read at R and a write at W
- * with R + W > RF share at least one replica, so a read sees every write acknowledged before it
- * started.
+ * Hinted handoff. Every replica that is down, fails or does not answer in time gets a hint:
+ * the stamped mutation, kept durably by this node (hint-store.ts) and replayed when the
+ * replica is seen alive again. A hint does not count towards the level — unless the table
+ * allows a sloppy quorum (`placement.hashed.sloppyQuorum`): then, for each counting replica
+ * that is down, the next live node along the ring past the row's replicas holds the hint
+ * durably and its acknowledgement counts, so writes stay possible with most replicas down
+ * (Dynamo's sloppy quorum; reads of such a write find it only once the hints are delivered).
+ *
+ * Reads. The coordinator asks `required` live replicas, itself first when it is one: the first
+ * for its answer, the others for a digest of theirs (ring.read with `digest`). When every
+ * digest matches, that answer is the read's. On a mismatch (or with a filter, which may hide
+ * one) it fetches the same number of replicas' raw rows (puts and tombstones), resolves their
+ * union by timestamp (model/replica-read.ts), and writes back to each answering replica what
+ * it lacked before answering — blocking read repair, so a later read at the same level cannot
+ * see older data than this one did. Reads below every replica also repair the row on every
+ * live replica in the background with probability `readRepairChance` (default 0.1). A read at
+ * R and a write at W with R + W > RF share at least one replica, so a read sees every write
+ * acknowledged before it started.
  */
 import type { Env } from '../env/index.js';
 import {
@@ -37,13 +50,19 @@ import { equalBytes, toHex } from '../util/bytes.js';
 import { TesseraError, toTesseraError } from '../util/errors.js';
 import { countingReplicas, requirementFor } from './consistency.js';
 import type { Membership } from './membership.js';
+import { digest16 } from './merkle.js';
 import { murmur3Token } from './murmur3.js';
 import { QuorumTracker, unavailableError } from './quorum.js';
+import { mutationsOf } from './range-data.js';
+import { missingEntries } from './read-repair.js';
 import { replicasFor, type ReplicationStrategy } from './replication.js';
+import type { TokenRing } from './token-ring.js';
 
 /** Cassandra's write_request_timeout and read_request_timeout: 2 s and 5 s. */
 export const WRITE_TIMEOUT_MS_DEFAULT = 2000;
 export const READ_TIMEOUT_MS_DEFAULT = 5000;
+/** Cassandra's old (dclocal_)read_repair_chance default. */
+export const READ_REPAIR_CHANCE_DEFAULT = 0.1;
 
 /** How a coordinator reaches a replica: in-process for itself, RPC for the others. */
 export interface ReplicaTransport {
@@ -58,11 +77,41 @@ export interface ReplicaTransport {
     spec: GetSpec,
     timeoutMs: number,
   ): Promise<WireCells>;
+  /** The digest (cellsDigest) of the replica's own answer to the get. */
+  readDigest(
+    endpoint: string,
+    table: string,
+    row: Uint8Array,
+    spec: GetSpec,
+    timeoutMs: number,
+  ): Promise<Uint8Array>;
+  /** Keeps a hint for `target` on this node, durably; false when it was dropped. */
+  hint(target: string, table: string, mutation: Mutation): Promise<boolean>;
+  /** Asks `holder` to keep a hint for `target` durably (sloppy quorum). */
+  handOff(
+    holder: string,
+    target: string,
+    table: string,
+    mutation: Mutation,
+    timeoutMs: number,
+  ): Promise<void>;
 }
 
 export interface CoordinatorOptions {
   readonly writeTimeoutMs?: number;
   readonly readTimeoutMs?: number;
+  /** Chance in [0, 1] that a read below every replica repairs the row in the background. */
+  readonly readRepairChance?: number;
+}
+
+/** What the coordinator did to heal replicas, for metrics and tests. */
+export interface CoordinatorStats {
+  hintsStored: number;
+  hintsHandedOff: number;
+  readRepairs: number;
+  backgroundReadRepairs: number;
+  /** Replicas written back to by read repair. */
+  replicasRepaired: number;
 }
 
 /** The replication strategy of a hashed table's placement. */
@@ -83,19 +132,55 @@ export function stampMutation(m: Mutation, timestamp: number): Mutation {
   return out;
 }
 
+/** The 16-byte digest of an answer in wire form, as replicas compute it for digest reads. */
+export function cellsDigest(cells: WireCells): Uint8Array {
+  const parts: Uint8Array[] = [];
+  let n = 0;
+  const enc = new TextEncoder();
+  for (const c of cells) {
+    const b =
+      c instanceof Uint8Array ? c : typeof c === 'string' ? enc.encode(c) : enc.encode(String(c));
+    const len = new Uint8Array(4);
+    new DataView(len.buffer).setUint32(0, b.length, true);
+    parts.push(len, b);
+    n += 4 + b.length;
+  }
+  const all = new Uint8Array(n);
+  let at = 0;
+  for (const p of parts) {
+    all.set(p, at);
+    at += p.length;
+  }
+  return digest16(all);
+}
+
 interface Plan {
   readonly level: ConsistencyLevel;
   readonly required: number;
+  /** Every replica of the row, in preference order. */
+  readonly replicas: readonly string[];
   /** Live replicas, the coordinator first when it is one. */
   readonly alive: readonly string[];
   /** Live replicas that count towards the level. */
   readonly counting: ReadonlySet<string>;
+  /** Counting replicas that are down. */
+  readonly down: readonly string[];
+  /** Live nodes past the replicas that may hold hints for `down` (sloppy quorum only). */
+  readonly fallbacks: readonly string[];
 }
 
 export class Coordinator {
   private readonly oracle: TimestampOracle;
   private readonly writeTimeoutMs: number;
   private readonly readTimeoutMs: number;
+  private readonly readRepairChance: number;
+  readonly stats: CoordinatorStats = {
+    hintsStored: 0,
+    hintsHandedOff: 0,
+    readRepairs: 0,
+    backgroundReadRepairs: 0,
+    replicasRepaired: 0,
+  };
 
   constructor(
     private readonly env: Env,
@@ -106,6 +191,7 @@ export class Coordinator {
     this.oracle = new TimestampOracle(env.clock);
     this.writeTimeoutMs = options.writeTimeoutMs ?? WRITE_TIMEOUT_MS_DEFAULT;
     this.readTimeoutMs = options.readTimeoutMs ?? READ_TIMEOUT_MS_DEFAULT;
+    this.readRepairChance = options.readRepairChance ?? READ_REPAIR_CHANCE_DEFAULT;
   }
 
   /** The row's replicas in preference order (live or not). */
@@ -118,6 +204,7 @@ export class Coordinator {
     row: Uint8Array,
     level: ConsistencyLevel,
     what: () => string,
+    sloppy = false,
   ): Plan {
     const strategy = strategyOf(schema);
     const self = this.membership.self;
@@ -131,7 +218,8 @@ export class Coordinator {
     }
     const requirement = requirementFor(level, strategy, this.membership.local.datacenter);
     const now = this.env.clock.monoMicros();
-    const replicas = replicasFor(this.membership.ring, murmur3Token(row), strategy);
+    const ring = this.membership.ring;
+    const replicas = replicasFor(ring, murmur3Token(row), strategy);
     const infos = replicas.map((id) => ({
       id,
       datacenter: this.membership.datacenterOf(id),
@@ -139,14 +227,67 @@ export class Coordinator {
     }));
     const counting = countingReplicas(infos, requirement);
     const countingAlive = counting.filter((r) => r.alive).map((r) => r.id);
-    if (countingAlive.length < requirement.required) {
-      const down = counting.filter((r) => !r.alive).map((r) => r.id);
+    const down = counting.filter((r) => !r.alive).map((r) => r.id);
+    let fallbacks: string[] = [];
+    if (sloppy && down.length > 0) {
+      fallbacks = this.fallbacksFor(ring, row, replicas, requirement.datacenter, now);
+    }
+    const holders = Math.min(down.length, fallbacks.length);
+    if (countingAlive.length + holders < requirement.required) {
       throw unavailableError(what(), level, requirement.required, countingAlive, down);
     }
     const alive = infos.filter((r) => r.alive).map((r) => r.id);
     const selfAt = alive.indexOf(self);
     if (selfAt > 0) alive.unshift(...alive.splice(selfAt, 1));
-    return { level, required: requirement.required, alive, counting: new Set(countingAlive) };
+    return {
+      level,
+      required: requirement.required,
+      replicas,
+      alive,
+      counting: new Set(countingAlive),
+      down,
+      fallbacks,
+    };
+  }
+
+  /** Live nodes along the ring past the row's replicas, nearest first (Dynamo's fallbacks). */
+  private fallbacksFor(
+    ring: TokenRing,
+    row: Uint8Array,
+    replicas: readonly string[],
+    datacenter: string | undefined,
+    now: number,
+  ): string[] {
+    const all = replicasFor(ring, murmur3Token(row), {
+      kind: 'simple',
+      replicationFactor: ring.endpoints.length,
+    });
+    return all.filter(
+      (id) =>
+        !replicas.includes(id) &&
+        this.membership.isAlive(id, now) &&
+        (datacenter === undefined || this.membership.datacenterOf(id) === datacenter),
+    );
+  }
+
+  /** Live nodes about to replicate the row that do not yet (see header): written, not counted. */
+  private pendingTargets(schema: TableSchema, row: Uint8Array, plan: Plan): string[] {
+    const pending = this.membership.pendingRing;
+    if (pending === this.membership.ring) return [];
+    const now = this.env.clock.monoMicros();
+    return replicasFor(pending, murmur3Token(row), strategyOf(schema)).filter(
+      (id) => !plan.replicas.includes(id) && this.membership.isAlive(id, now),
+    );
+  }
+
+  /** Stores a hint for `target` here; a hint that cannot be stored is counted, not thrown. */
+  private hintLocally(target: string, table: string, mutation: Mutation): void {
+    this.transport.hint(target, table, mutation).then(
+      (stored) => {
+        if (stored) this.stats.hintsStored++;
+      },
+      () => undefined, // a full or failing hint store: repair heals what the hint would have
+    );
   }
 
   /** Writes the mutation at `level`; resolves to the timestamp its cells got. */
@@ -157,10 +298,19 @@ export class Coordinator {
   ): Promise<{ timestamp: number }> {
     // Built only for an error: hex-encoding every row cost ~1% of a node's CPU.
     const what = () => `write of row ${toHex(mutation.row).slice(0, 64)} in '${schema.name}'`;
-    const plan = this.plan(schema, mutation.row, level, what);
+    const sloppy = schema.placement.kind === 'hashed' && schema.placement.sloppyQuorum === true;
+    const plan = this.plan(schema, mutation.row, level, what, sloppy);
     const timestamp = this.oracle.next();
     const stamped = stampMutation(mutation, timestamp);
-    const tracker = new QuorumTracker(plan.required, plan.counting);
+    const table = schema.name;
+    // With a sloppy quorum each down counting replica may be stood in for by one fallback.
+    const standIns = new Map<string, string>();
+    if (sloppy)
+      plan.down.forEach(
+        (id, i) => i < plan.fallbacks.length && standIns.set(id, plan.fallbacks[i]!),
+      );
+    const counting = new Set([...plan.counting, ...standIns.keys()]);
+    const tracker = new QuorumTracker(plan.required, counting);
     await new Promise<void>((resolve, reject) => {
       let settled = false;
       const timer = this.env.timers.after(this.writeTimeoutMs, () => {
@@ -176,10 +326,36 @@ export class Coordinator {
         else reject(tracker.timeoutError(what(), level, undefined));
       };
       for (const id of plan.alive) {
-        this.transport.write(id, schema.name, stamped, this.writeTimeoutMs).then(
+        this.transport.write(id, table, stamped, this.writeTimeoutMs).then(
           () => settle(tracker.success(id)),
-          (err: unknown) => settle(tracker.failure(id, toTesseraError(err).code)),
+          (err: unknown) => {
+            this.hintLocally(id, table, stamped);
+            settle(tracker.failure(id, toTesseraError(err).code));
+          },
         );
+      }
+      for (const id of plan.replicas) {
+        if (plan.alive.includes(id)) continue;
+        const holder = standIns.get(id);
+        if (holder === undefined) {
+          this.hintLocally(id, table, stamped);
+          continue;
+        }
+        this.transport.handOff(holder, id, table, stamped, this.writeTimeoutMs).then(
+          () => {
+            this.stats.hintsHandedOff++;
+            settle(tracker.success(id));
+          },
+          (err: unknown) => {
+            this.hintLocally(id, table, stamped);
+            settle(tracker.failure(id, toTesseraError(err).code));
+          },
+        );
+      }
+      for (const id of this.pendingTargets(schema, mutation.row, plan)) {
+        this.transport
+          .write(id, table, stamped, this.writeTimeoutMs)
+          .catch(() => this.hintLocally(id, table, stamped));
       }
     });
     return { timestamp };
@@ -188,14 +364,14 @@ export class Coordinator {
   /**
    * Reads the row at `level`: the cells `spec` selects, reconciled across replicas, in wire form.
    *
-   * First each replica asked answers the read itself (its resolved cells, as a local get
-   * would). When they all agree — the common case — that is the answer: if every replica's
-   * answer is the same set of cells, resolving the union of their entries gives that set too,
-   * since a cell one replica returns is masked by none of the other's tombstones (or that one
-   * would not return it) and a newer visible cell in either would be in its answer. Only when
-   * the answers differ, or the read has a filter (which may hide a difference), does the
-   * coordinator fetch the replicas' raw rows and resolve them together, as Cassandra follows a
-   * digest mismatch with full data reads.
+   * First one replica answers the read itself (its resolved cells, as a local get would) and
+   * the others a digest of theirs. When the digests all match — the common case — that is the
+   * answer: if every replica's answer is the same set of cells, resolving the union of their
+   * entries gives that set too, since a cell one replica returns is masked by none of the
+   * other's tombstones (or that one would not return it) and a newer visible cell in either
+   * would be in its answer. Only when they differ, or the read has a filter (which may hide a
+   * difference), does the coordinator fetch the replicas' raw rows, resolve them together and
+   * repair the replicas that lacked something.
    */
   async read(
     schema: TableSchema,
@@ -206,6 +382,9 @@ export class Coordinator {
     const what = () => `read of row ${toHex(row).slice(0, 64)} in '${schema.name}'`;
     readPlan(spec, schema); // INVALID_ARGUMENT for a bad spec before any replica is asked
     const plan = this.plan(schema, row, level, what);
+    if (plan.required < plan.replicas.length && this.env.random.float() < this.readRepairChance) {
+      this.repairInBackground(schema, row, plan.alive);
+    }
     const self = this.membership.self;
     if (plan.required === 1 && plan.counting.has(self)) {
       // One answer needed and this node holds a replica: no network, no bookkeeping.
@@ -217,30 +396,85 @@ export class Coordinator {
     }
     // With one answer there is nothing to reconcile, filter or not.
     if (plan.required === 1 || spec.filter === undefined) {
-      const answers = await this.gather(plan, level, what, (id) =>
-        this.transport.readCells(id, schema.name, row, spec, this.readTimeoutMs),
+      let full: WireCells | undefined;
+      const answers = await this.gather(plan, level, what, (id, first) =>
+        first
+          ? this.transport.readCells(id, schema.name, row, spec, this.readTimeoutMs).then((c) => {
+              full = c;
+              return undefined;
+            })
+          : this.transport.readDigest(id, schema.name, row, spec, this.readTimeoutMs),
       );
-      const first = answers[0]!.answer;
-      if (answers.every((a) => sameCells(a.answer, first))) return first;
+      if (full !== undefined) {
+        const d = answers.length > 1 ? cellsDigest(full) : undefined;
+        if (answers.every((a) => a.answer === undefined || equalBytes(a.answer, d!))) return full;
+      }
     }
     const raws = await this.gather(plan, level, what, (id) =>
       this.transport.read(id, schema.name, row, this.readTimeoutMs),
     );
+    await this.repairReplicas(schema.name, row, raws);
     const entries: RawEntry[] = [];
     for (const r of raws) for (const e of r.answer) entries.push(e);
+    this.stats.readRepairs++;
     return wireCells(readReplicatedRow(schema, row, spec, entries, this.env.clock.nowMicros()));
+  }
+
+  /**
+   * Writes back to each answering replica what it lacks of the union of the answers (blocking
+   * read repair). A replica that does not take it is left for hints and anti-entropy: the read
+   * has its answer already.
+   */
+  private async repairReplicas(
+    table: string,
+    row: Uint8Array,
+    raws: readonly { readonly id: string; readonly answer: readonly RawEntry[] }[],
+  ): Promise<void> {
+    const fixes = missingEntries(raws.map((r) => ({ id: r.id, entries: r.answer })));
+    await Promise.all(
+      fixes.map(async (f) => {
+        try {
+          for (const m of mutationsOf(row, f.missing)) {
+            await this.transport.write(f.id, table, m, this.writeTimeoutMs);
+          }
+          this.stats.replicasRepaired++;
+        } catch {
+          // See above.
+        }
+      }),
+    );
+  }
+
+  /** Reads the row's raw entries from every live replica and repairs those that lack some. */
+  private repairInBackground(schema: TableSchema, row: Uint8Array, alive: readonly string[]): void {
+    const table = schema.name;
+    void Promise.all(
+      alive.map((id) =>
+        this.transport.read(id, table, row, this.readTimeoutMs).then(
+          (answer) => ({ id, answer }),
+          () => undefined,
+        ),
+      ),
+    )
+      .then((got) => {
+        const raws = got.filter((g) => g !== undefined);
+        if (raws.length < 2) return;
+        this.stats.backgroundReadRepairs++;
+        return this.repairReplicas(table, row, raws);
+      })
+      .catch(() => undefined);
   }
 
   /**
    * Asks `required` counting live replicas (the coordinator first), taking the next one when
    * one fails, and resolves with the answers once `required` answered; REPLICA_TIMEOUT when
-   * that cannot happen in time.
+   * that cannot happen in time. `first` is true for the first replica asked only.
    */
   private gather<T>(
     plan: Plan,
     level: ConsistencyLevel,
     what: () => string,
-    ask: (id: string) => Promise<T>,
+    ask: (id: string, first: boolean) => Promise<T>,
   ): Promise<{ readonly id: string; readonly answer: T }[]> {
     // Only counting replicas are asked: for LOCAL levels, the local datacenter's.
     const candidates = plan.alive.filter((id) => plan.counting.has(id));
@@ -255,9 +489,10 @@ export class Coordinator {
         reject(tracker.timeoutError(what(), level, this.readTimeoutMs));
       });
       const askNext = (): void => {
-        const id = candidates[next++];
+        const at = next++;
+        const id = candidates[at];
         if (id === undefined) return;
-        ask(id).then(
+        ask(id, at === 0).then(
           (answer) => {
             if (settled) return;
             answers.push({ id, answer });

@@ -9,6 +9,8 @@
  *   load        bytes of table data it stores (for `tessera ring`)
  *   schema      digest of its hashed-table schemas (schema-sync.ts); a peer with another
  *               digest is asked for its schemas
+ *   progress    what a range movement (bootstrap, decommission, removenode) or a repair has
+ *               done so far, for people (`tessera ring`); '' when none runs
  */
 import { invalidArgument } from '../util/errors.js';
 import { TOKEN_MAX, TOKEN_MIN } from './murmur3.js';
@@ -21,6 +23,7 @@ export const STATE_TOKENS = 'tokens';
 export const STATE_STATUS = 'status';
 export const STATE_LOAD = 'load';
 export const STATE_SCHEMA = 'schema';
+export const STATE_PROGRESS = 'progress';
 
 export const ENDPOINT_STATUSES = ['joining', 'normal', 'leaving', 'left'] as const;
 export type EndpointStatus = (typeof ENDPOINT_STATUSES)[number];
@@ -39,6 +42,7 @@ export interface EndpointInfo {
   readonly tokens: readonly bigint[];
   readonly load: number;
   readonly schema: string;
+  readonly progress: string;
   readonly generation: number;
   readonly heartbeat: number;
   readonly alive: boolean;

@@ -119,7 +119,7 @@ export interface Outgoing {
 }
 export interface GossipStep {
   readonly send: readonly Outgoing[];
-  /** Endpoints whose heartbeat (or any state) advanced in this step: the driver reports a heartbeat to their failure detector. */
+  /** Endpoints whose heartbeat advanced (or that are new, or restarted) in this step: the driver reports a heartbeat to their failure detector. */
   readonly heard: readonly string[];
   /** Endpoints whose app state changed in this step (new endpoint, new generation, or newer values): the driver re-reads their state. */
   readonly changed: readonly string[];
@@ -299,6 +299,23 @@ export class Gossiper {
     }
   }
 
+  /**
+   * Sets an application state of ANOTHER endpoint, as a newer version of its state, so that it
+   * spreads: what `tessera removenode` does to a dead node's status (Cassandra's
+   * advertiseRemoving). Only for an endpoint that is gone: if it is alive, its own next change
+   * of that key, or a restart (a larger generation), wins. INVALID_ARGUMENT for ourselves or an
+   * unknown endpoint.
+   */
+  overrideAppState(id: string, key: string, value: string): void {
+    if (id === this.self) throw invalidArgument('use setAppState for our own state', { id });
+    const record = this.states.get(id);
+    if (record === undefined) throw invalidArgument(`unknown endpoint ${id}`, { id });
+    checkString(value, GOSSIP_VALUE_CHARS_MAX, 'value');
+    const version = maxVersionOf(record) + 1;
+    record.app.set(key, { value, version });
+    record.appVersionMax = version;
+  }
+
   private nextVersion(): number {
     this.versionLast += 1;
     assert(Number.isSafeInteger(this.versionLast), 'gossip version counter overflow');
@@ -418,7 +435,10 @@ export class Gossiper {
       if (delta.app.length > 0 && countKeysAfter(local, delta) > GOSSIP_APP_STATES_MAX) return;
       const heartbeatOld = local.heartbeatVersion;
       const appChanged = merge(local, delta);
-      if (appChanged || local.heartbeatVersion > heartbeatOld) step.note(id, appChanged, false);
+      // Only a heartbeat that advanced is news of the endpoint being alive: a state another node
+      // set on its behalf (removenode's overrideAppState) must not revive a dead one.
+      const beat = local.heartbeatVersion > heartbeatOld;
+      if (appChanged || beat) step.note(id, appChanged, false, beat);
     }
   }
 
@@ -557,8 +577,8 @@ class StepBuilder {
   private readonly restarted: string[] = [];
 
   /** One endpoint advanced; each endpoint appears at most once per message, so no duplicates. */
-  note(id: string, changed: boolean, restarted: boolean): void {
-    this.heard.push(id);
+  note(id: string, changed: boolean, restarted: boolean, heard = true): void {
+    if (heard) this.heard.push(id);
     if (changed) this.changed.push(id);
     if (restarted) this.restarted.push(id);
   }

@@ -11,7 +11,10 @@
  * datacenter, rack, tokens, status (joining, normal, leaving, left), load (bytes stored) and
  * schema (the digest of its hashed tables, schema-sync.ts). The ring (TokenRing) holds the
  * endpoints in status normal or leaving — a leaving node still owns its ranges until it has
- * left; a joining one owns nothing yet — and is rebuilt only when one of those changes.
+ * left; a joining one owns nothing yet — and is rebuilt only when one of those changes. The
+ * pending ring is the ring as it will be once the range movements under way are done: joining
+ * endpoints in, leaving ones out. Coordinators send writes to the replicas of both, so a
+ * node receiving ranges misses no write made while it streams (Cassandra's pending ranges).
  *
  * A node that restarts must not place rows on a ring of itself alone while gossip brings the
  * others back: it would acknowledge writes on nodes that are not the rows' replicas. So the
@@ -36,6 +39,7 @@ import {
   STATE_DATACENTER,
   STATE_LOAD,
   STATE_NAME,
+  STATE_PROGRESS,
   STATE_RACK,
   STATE_SCHEMA,
   STATE_STATUS,
@@ -85,14 +89,18 @@ export class Membership {
   private readonly detectors = new Map<string, PhiAccrualDetector>();
   private readonly phiOptions: PhiAccrualOptions;
   private ringNow: TokenRing;
+  /** The ring once joining and leaving endpoints are done; ringNow itself when none are. */
+  private pendingNow: TokenRing;
   /** The ring-relevant state of each endpoint the ring was built from. */
   private ringSignature = '';
   private readonly knownPeers: ReadonlyMap<string, KnownPeer>;
   private heardFromPeer = false;
+  private localTokens: readonly bigint[];
 
   constructor(private readonly options: MembershipOptions) {
     const local = options.local;
     this.self = local.id;
+    this.localTokens = local.tokens;
     this.knownPeers = new Map(
       (options.knownPeers ?? []).filter((p) => p.id !== local.id).map((p) => [p.id, p]),
     );
@@ -110,6 +118,7 @@ export class Membership {
     this.gossiper.setAppState(STATE_STATUS, options.status ?? 'normal');
     this.gossiper.setAppState(STATE_LOAD, '0');
     this.ringNow = TokenRing.of([]);
+    this.pendingNow = this.ringNow;
     this.rebuildRing();
   }
 
@@ -148,6 +157,48 @@ export class Membership {
   setStatus(status: EndpointStatus): void {
     this.gossiper.setAppState(STATE_STATUS, status);
     this.rebuildRing();
+  }
+
+  /** This node's status as it gossips it. */
+  get status(): EndpointStatus {
+    const s = this.gossiper.appState(this.self, STATE_STATUS)?.value ?? 'normal';
+    return isEndpointStatus(s) ? s : 'normal';
+  }
+
+  /** Takes new tokens (a joining node's, chosen once it knows the ring) and, with them, a status. */
+  setTokens(tokens: readonly bigint[], status: EndpointStatus): void {
+    this.localTokens = tokens;
+    this.gossiper.setAppState(STATE_TOKENS, encodeTokens(tokens));
+    this.gossiper.setAppState(STATE_STATUS, status);
+    this.rebuildRing();
+  }
+
+  /** The tokens this node gossips. */
+  get tokens(): readonly bigint[] {
+    return this.localTokens;
+  }
+
+  /** What this node says it is doing, for people ('' for nothing). */
+  setProgress(text: string): void {
+    if ((this.gossiper.appState(this.self, STATE_PROGRESS)?.value ?? '') !== text) {
+      this.gossiper.setAppState(STATE_PROGRESS, text);
+    }
+  }
+
+  /**
+   * Sets a dead endpoint's status on its behalf, and spreads it by gossip (removenode: leaving
+   * while its ranges are rebuilt, then left).
+   * INVALID_ARGUMENT for this node or an endpoint gossip does not know.
+   */
+  markStatus(id: string, status: 'leaving' | 'left' | 'normal'): void {
+    this.gossiper.overrideAppState(id, STATE_STATUS, status);
+    this.rebuildRing();
+  }
+
+  /** The status an endpoint gossips (undefined when unknown). */
+  statusOf(id: string): EndpointStatus | undefined {
+    const s = this.gossiper.appState(id, STATE_STATUS)?.value;
+    return s !== undefined && isEndpointStatus(s) ? s : undefined;
   }
 
   setLoad(bytes: number): void {
@@ -215,6 +266,11 @@ export class Membership {
     return this.ringNow;
   }
 
+  /** The ring once the movements under way are done (see header); `ring` when none are. */
+  get pendingRing(): TokenRing {
+    return this.pendingNow;
+  }
+
   /** Every endpoint gossip knows, sorted by id. */
   endpoints(nowMicros: number): EndpointInfo[] {
     const out: EndpointInfo[] = [];
@@ -245,6 +301,7 @@ export class Membership {
       tokens,
       load: Number(get(STATE_LOAD) ?? 0) || 0,
       schema: get(STATE_SCHEMA) ?? '',
+      progress: get(STATE_PROGRESS) ?? '',
       generation: s.heartbeat.generation,
       heartbeat: s.heartbeat.version,
       alive: this.isAlive(id, nowMicros),
@@ -255,30 +312,38 @@ export class Membership {
   private rebuildRing(): void {
     // The signature first, from the states that place rows, read without copies or parsing:
     // this runs on every gossip step that changed anything, and most change only a load.
-    const members: { id: string; tokensText: string; datacenter: string; rack: string }[] = [];
+    const members: {
+      id: string;
+      tokensText: string;
+      datacenter: string;
+      rack: string;
+      status: string;
+    }[] = [];
     const parts: string[] = [];
     const gossiped = new Set<string>();
     for (const id of this.gossiper.endpoints()) {
       gossiped.add(id);
-      const status = this.gossiper.appState(id, STATE_STATUS)?.value;
-      if (status !== 'normal' && status !== 'leaving') continue;
+      const status = this.gossiper.appState(id, STATE_STATUS)?.value ?? '';
+      if (status !== 'normal' && status !== 'leaving' && status !== 'joining') continue;
       const tokensText = this.gossiper.appState(id, STATE_TOKENS)?.value ?? '';
       const datacenter = this.gossiper.appState(id, STATE_DATACENTER)?.value ?? '';
       const rack = this.gossiper.appState(id, STATE_RACK)?.value ?? '';
-      parts.push(`${id}|${datacenter}|${rack}|${tokensText}`);
-      members.push({ id, tokensText, datacenter, rack });
+      parts.push(`${id}|${status}|${datacenter}|${rack}|${tokensText}`);
+      members.push({ id, tokensText, datacenter, rack, status });
     }
     // Peers known from an earlier run that gossip has not told about yet.
     const known: KnownPeer[] = [];
     for (const p of this.knownPeers.values()) {
       if (gossiped.has(p.id) || p.tokens.length === 0) continue;
-      parts.push(`${p.id}|${p.datacenter}|${p.rack}|${encodeTokens(p.tokens)}`);
+      parts.push(`${p.id}|known|${p.datacenter}|${p.rack}|${encodeTokens(p.tokens)}`);
       known.push(p);
     }
     const signature = parts.sort().join('\n');
     if (signature === this.ringSignature && this.ringNow.size > 0) return;
-    // Then, only when it changed, the ring itself.
-    const placements: EndpointPlacement[] = [];
+    // Then, only when it changed, the rings themselves.
+    const current: EndpointPlacement[] = [];
+    const pending: EndpointPlacement[] = [];
+    let moving = false;
     for (const m of members) {
       let tokens: bigint[];
       try {
@@ -286,14 +351,19 @@ export class Membership {
       } catch {
         continue; // a peer gossiping malformed tokens owns nothing until it gossips good ones
       }
-      if (tokens.length > 0) {
-        placements.push({ id: m.id, tokens, datacenter: m.datacenter, rack: m.rack });
-      }
+      if (tokens.length === 0) continue;
+      const placement = { id: m.id, tokens, datacenter: m.datacenter, rack: m.rack };
+      if (m.status !== 'joining') current.push(placement);
+      if (m.status !== 'leaving') pending.push(placement);
+      if (m.status !== 'normal') moving = true;
     }
     for (const p of known) {
-      placements.push({ id: p.id, tokens: p.tokens, datacenter: p.datacenter, rack: p.rack });
+      const placement = { id: p.id, tokens: p.tokens, datacenter: p.datacenter, rack: p.rack };
+      current.push(placement);
+      pending.push(placement);
     }
     this.ringSignature = signature;
-    this.ringNow = TokenRing.of(placements);
+    this.ringNow = TokenRing.of(current);
+    this.pendingNow = moving ? TokenRing.of(pending) : this.ringNow;
   }
 }

@@ -7,16 +7,24 @@
  * serves the replica side of the `ring.*` methods (ring-protocol.ts), and gives the native
  * protocol's `table.*` handlers a coordinator for hashed tables (hashed-tables.ts).
  *
- * Start-up: the first start draws `vnodes` random tokens and keeps them for good; every start
- * takes a generation larger than the last one's (max(last + 1, wall-clock seconds)), so peers
- * see the restart and drop what they knew of the old process. A node joins in status normal:
- * it owns its ranges at once. (Streaming the ranges that move to a joining node — bootstrap —
- * is part 2 of the hashed-table work; until then a node added to a ring that holds data serves
- * its new ranges empty until repaired, which QUORUM reads paper over only while the other
- * replicas hold the rows.)
+ * Start-up: every start takes a generation larger than the last one's (max(last + 1,
+ * wall-clock seconds)), so peers see the restart and drop what they knew of the old process.
+ * Tokens are chosen once and kept for good. The nodes of a new ring draw random tokens and are
+ * normal at once (they hold no data). A node added to a ring that holds data is started with
+ * `bootstrap` (`tessera node --bootstrap`, Cassandra's auto_bootstrap): it waits to know the
+ * ring and its schemas, takes tokens that give
+ * it its share of the ring (token-allocation.ts), gossips them as joining, waits for
+ * coordinators to learn it (ringDelayMs) and streams exactly the ranges that move to it
+ * (range-movement.ts) before it turns normal and serves them. node.json records whether the
+ * bootstrap finished; one cut short by a crash runs again at the next start.
+ *
+ * Healing (part 2 of the hashed-table work): hints kept for down replicas (hint-store.ts) are
+ * replayed once a gossip round sees their target alive; repair sessions (repair.ts) compare
+ * replicas by Merkle trees and stream what differs, on request (`tessera repair`) or every
+ * repairIntervalMs; decommission and removenode move ranges away from a node.
  */
 import type { Env, Timer } from '../env/index.js';
-import type { Mutation } from '../model/index.js';
+import type { Mutation, Tablet, TableSchema } from '../model/index.js';
 import {
   type Database,
   requestChecks,
@@ -26,15 +34,37 @@ import {
   type WireCells,
   wireCells,
 } from '../model/index.js';
-import type { RawEntry } from '../storage/index.js';
-import { invalidArgument, TesseraError } from '../util/errors.js';
+import { RateLimiter, type RawEntry } from '../storage/index.js';
+import { invalidArgument, TesseraError, toTesseraError } from '../util/errors.js';
 import type { RpcServer } from '../wire/index.js';
 import {
+  cellsDigest,
   Coordinator,
   type CoordinatorOptions,
   type ReplicaTransport,
   strategyOf,
 } from './coordinator.js';
+import { HINT_WINDOW_MICROS_DEFAULT, HintStore } from './hint-store.js';
+import { MERKLE_DEPTH_DEFAULT, MERKLE_DEPTH_MAX } from './merkle.js';
+import {
+  applyRows,
+  buildLeaves,
+  readRowsPage,
+  type RawRow,
+  type RowsPage,
+  tokenIntervals,
+} from './range-data.js';
+import {
+  bootstrapPlan,
+  decommissionPlan,
+  type MovementHost,
+  moveRanges,
+  removePlan,
+} from './range-movement.js';
+import { emptyRepairStats, repairTable, type RepairGroup, type RepairStats } from './repair.js';
+import type { Interval, RangeTransport } from './streaming.js';
+import { allocateTokens } from './token-allocation.js';
+import { groupByReplicas, replicaRanges } from './token-ranges.js';
 import { encodeTokens, decodeTokens } from './endpoint-state.js';
 import { GOSSIP_INTERVAL_MS, type GossipMessage, type Outgoing } from './gossip.js';
 import { HashedTableCaller } from './hashed-tables.js';
@@ -45,7 +75,12 @@ import {
   checkWireCells,
   entriesFromWire,
   entriesToWire,
+  intervalsFromWire,
+  intervalsToWire,
+  rowsFromWire,
+  rowsToWire,
   type DescribedTable,
+  type RepairSessionInfo,
   type RingDescription,
 } from './ring-protocol.js';
 import { checkSchemaEntries, RingSchema, type SchemaEntry } from './schema-sync.js';
@@ -60,6 +95,15 @@ export const GOSSIP_CALL_TIMEOUT_MS = 1000;
 export const SCHEMA_CALL_TIMEOUT_MS = 2000;
 export const DATACENTER_DEFAULT = 'dc1';
 export const RACK_DEFAULT = 'rack1';
+/** How long tree building, a page of rows or applying one may take on a replica. */
+export const STREAM_CALL_TIMEOUT_MS = 120_000;
+/**
+ * How long a ring change takes to reach every coordinator by gossip before a node relies on it
+ * (Cassandra's RING_DELAY, 30 s there; gossip here reaches 100 nodes in ~5 rounds).
+ */
+export const RING_DELAY_MS_DEFAULT = 5000;
+/** Streaming and repair rate per node when none is given (Cassandra's stream_throughput: 24 MiB/s). */
+export const STREAM_RATE_BYTES_PER_SEC_DEFAULT = 64 * 1024 * 1024;
 
 export interface RingNodeOptions {
   /** The node's name, for people (`tessera ring`). */
@@ -80,12 +124,35 @@ export interface RingNodeOptions {
   readonly phiThreshold?: number;
   readonly gossipIntervalMs?: number;
   readonly coordinator?: CoordinatorOptions;
+  /** Hints older than this are dropped, not replayed (default 3 h, Cassandra's max_hint_window). */
+  readonly hintWindowMs?: number;
+  /** Bytes of hints kept per down replica (default 128 MiB). */
+  readonly hintsMaxBytesPerTarget?: number;
+  /**
+   * A new node joining a ring that holds data: choose tokens once the ring is known and stream
+   * their ranges before serving them (see the header). Default false: the nodes of a new ring
+   * start together with random tokens and nothing to stream.
+   */
+  readonly bootstrap?: boolean;
+  /** See RING_DELAY_MS_DEFAULT. */
+  readonly ringDelayMs?: number;
+  /** Repair every table's ranges this node is first replica of, this often (default: never). */
+  readonly repairIntervalMs?: number;
+  /** Bytes per second this node streams for repair and range movements (0: unlimited). */
+  readonly streamRateBytesPerSec?: number;
+  /** Merkle tree depth for repair (default 12: 4,096 leaves). */
+  readonly merkleDepth?: number;
 }
 
 interface NodeFile {
   readonly tokens: bigint[];
   readonly generation: number;
+  /** False while a bootstrap has not finished (see the header). */
+  readonly bootstrapped: boolean;
 }
+
+/** Repair sessions kept for ring.describe. */
+const REPAIR_SESSIONS_KEPT = 8;
 
 async function loadPeers(env: Env, dir: string): Promise<KnownPeer[]> {
   const v = await readStateFile(env, dir, PEERS_FILE);
@@ -112,14 +179,37 @@ async function loadPeers(env: Env, dir: string): Promise<KnownPeer[]> {
 async function loadNodeFile(env: Env, dir: string): Promise<NodeFile | undefined> {
   const v = await readStateFile(env, dir, NODE_FILE);
   if (v === undefined) return undefined;
-  const o = v as { version?: unknown; tokens?: unknown; generation?: unknown };
-  if (o.version !== 1 || typeof o.tokens !== 'string' || typeof o.generation !== 'number') {
+  const o = v as {
+    version?: unknown;
+    tokens?: unknown;
+    generation?: unknown;
+    bootstrapped?: unknown;
+  };
+  if (
+    o.version !== 1 ||
+    typeof o.tokens !== 'string' ||
+    typeof o.generation !== 'number' ||
+    (o.bootstrapped !== undefined && typeof o.bootstrapped !== 'boolean')
+  ) {
     throw new TesseraError('CORRUPTION', `${dir}/${NODE_FILE} is not a version-1 node file`);
   }
-  return { tokens: decodeTokens(o.tokens), generation: o.generation };
+  return {
+    tokens: decodeTokens(o.tokens),
+    generation: o.generation,
+    bootstrapped: o.bootstrapped !== false,
+  };
 }
 
-export class RingNode implements ReplicaTransport {
+async function saveNodeFile(env: Env, dir: string, file: NodeFile): Promise<void> {
+  await writeStateFile(env, dir, NODE_FILE, {
+    version: 1,
+    tokens: encodeTokens(file.tokens),
+    generation: file.generation,
+    bootstrapped: file.bootstrapped,
+  });
+}
+
+export class RingNode implements ReplicaTransport, RangeTransport {
   readonly membership: Membership;
   readonly coordinator: Coordinator;
   private readonly peers: PeerPool;
@@ -130,6 +220,16 @@ export class RingNode implements ReplicaTransport {
   /** The ring signature last written to peers.json, and whether a write is under way. */
   private peersSaved = '';
   private peersSaving = false;
+  /** Targets whose hints are being replayed. */
+  private readonly replaying = new Set<string>();
+  private readonly limiter: RateLimiter;
+  private repairTimer: Timer | undefined;
+  private readonly repairs: RepairSessionInfo[] = [];
+  private repairRunning: Promise<void> | undefined;
+  private repairSeq = 0;
+  /** The range movement under way (bootstrap, decommission, removenode), if any. */
+  private movement: Promise<void> | undefined;
+  private file: NodeFile;
 
   private constructor(
     readonly env: Env,
@@ -137,7 +237,13 @@ export class RingNode implements ReplicaTransport {
     readonly schema: RingSchema,
     file: NodeFile,
     knownPeers: readonly KnownPeer[],
+    readonly hints: HintStore,
   ) {
+    this.file = file;
+    this.limiter = new RateLimiter(
+      env,
+      options.streamRateBytesPerSec ?? STREAM_RATE_BYTES_PER_SEC_DEFAULT,
+    );
     this.peers = new PeerPool(env);
     this.membership = new Membership({
       local: {
@@ -150,6 +256,7 @@ export class RingNode implements ReplicaTransport {
       },
       seeds: options.seeds,
       knownPeers,
+      status: file.bootstrapped ? 'normal' : 'joining',
       random: env.random.fork(),
       ...(options.phiThreshold === undefined ? {} : { phi: { threshold: options.phiThreshold } }),
     });
@@ -168,24 +275,48 @@ export class RingNode implements ReplicaTransport {
     // tokens with it and the node comes back owning other ranges.
     const cut = options.dir.replace(/\/+$/, '').lastIndexOf('/');
     await env.fs.syncDir(cut <= 0 ? '/' : options.dir.slice(0, cut));
+    const depth = options.merkleDepth ?? MERKLE_DEPTH_DEFAULT;
+    if (!Number.isInteger(depth) || depth < 1 || depth > MERKLE_DEPTH_MAX) {
+      throw invalidArgument(`merkleDepth must be an integer in [1, ${MERKLE_DEPTH_MAX}]`);
+    }
     const stored = await loadNodeFile(env, options.dir);
     const seconds = Math.floor(env.clock.nowMicros() / 1_000_000);
+    // A new node asked to bootstrap takes its tokens later (see the header).
+    const join = stored === undefined && options.bootstrap === true;
     const file: NodeFile = {
-      tokens: stored?.tokens ?? randomTokens(env.random, vnodes),
+      tokens: stored?.tokens ?? (join ? [] : randomTokens(env.random, vnodes)),
       generation: Math.max(seconds, (stored?.generation ?? 0) + 1),
+      bootstrapped: stored?.bootstrapped ?? !join,
     };
-    await writeStateFile(env, options.dir, NODE_FILE, {
-      version: 1,
-      tokens: encodeTokens(file.tokens),
-      generation: file.generation,
-    });
+    await saveNodeFile(env, options.dir, file);
     const schema = await RingSchema.open(env, options.dir, options.database);
     const peers = await loadPeers(env, options.dir);
-    const node = new RingNode(env, options, schema, file, peers);
+    const hints = await HintStore.open(env, `${options.dir.replace(/\/+$/, '')}/hints`, {
+      ...(options.hintsMaxBytesPerTarget === undefined
+        ? {}
+        : { maxBytesPerTarget: options.hintsMaxBytesPerTarget }),
+    });
+    const node = new RingNode(env, options, schema, file, peers, hints);
     node.peersSaved = node.membership.ringSignatureNow;
     const interval = options.gossipIntervalMs ?? GOSSIP_INTERVAL_MS;
     node.timer = env.timers.every(interval, () => node.round());
+    if (options.repairIntervalMs !== undefined && options.repairIntervalMs > 0) {
+      node.repairTimer = env.timers.every(options.repairIntervalMs, () => {
+        node.startRepair(undefined, 'primary');
+      });
+    }
     node.round();
+    if (!file.bootstrapped) {
+      node.movement = node
+        .bootstrap(vnodes)
+        .catch((err: unknown) => {
+          // Streaming failures are retried inside; this is a failure to persist the tokens.
+          node.membership.setProgress(`bootstrap failed: ${toTesseraError(err).message}`);
+        })
+        .finally(() => {
+          node.movement = undefined;
+        });
+    }
     return node;
   }
 
@@ -206,6 +337,72 @@ export class RingNode implements ReplicaTransport {
     this.send(this.membership.tick(this.env.clock.monoMicros()));
     this.checkSchemas();
     this.savePeers();
+    this.replayHints();
+  }
+
+  // --- Hints -----------------------------------------------------------------------------------
+
+  /** Replays the hints of every target that is alive now, one replay per target at a time. */
+  private replayHints(): void {
+    const now = this.env.clock.monoMicros();
+    const windowMicros =
+      this.options.hintWindowMs === undefined
+        ? HINT_WINDOW_MICROS_DEFAULT
+        : this.options.hintWindowMs * 1000;
+    for (const target of this.hints.targets()) {
+      if (this.replaying.has(target) || !this.membership.isAlive(target, now)) continue;
+      this.replaying.add(target);
+      this.hints
+        .replay(target, this.env.clock.nowMicros(), windowMicros, (table, m) =>
+          this.write(target, table, m, this.writeTimeoutMs),
+        )
+        .catch(() => undefined) // kept on disk; the next round tries again
+        .finally(() => this.replaying.delete(target));
+    }
+  }
+
+  private get writeTimeoutMs(): number {
+    return this.options.coordinator?.writeTimeoutMs ?? 2000;
+  }
+
+  async hint(target: string, table: string, mutation: Mutation): Promise<boolean> {
+    return this.hints.add(target, table, mutation, this.env.clock.nowMicros());
+  }
+
+  async handOff(
+    holder: string,
+    target: string,
+    table: string,
+    mutation: Mutation,
+    timeoutMs: number,
+  ): Promise<void> {
+    if (holder === this.id) {
+      if (!(await this.hint(target, table, mutation))) {
+        throw new TesseraError('OVERLOADED', `${this.id} holds too many hints for ${target}`);
+      }
+      return;
+    }
+    const wire = { row: mutation.row, ops: mutation.ops };
+    await this.peers.call(holder, 'ring.hint', { target, table, mutation: wire }, timeoutMs);
+  }
+
+  /** Holds a hint for a down replica on a coordinator's behalf (sloppy quorum). */
+  private async onHint(req: unknown): Promise<Record<string, never>> {
+    const o = requestChecks.obj(req, 'request');
+    const target = o['target'];
+    if (typeof target !== 'string' || target.length === 0 || target.length > 100) {
+      throw invalidArgument('target must be an endpoint id');
+    }
+    const tablet = this.hashedTablet(requestChecks.tableName(o));
+    const m = requestChecks.mutation(o['mutation'], 'mutation', tablet.limits);
+    for (const op of m.ops) {
+      if (op.timestamp === undefined)
+        throw invalidArgument('a hinted mutation must carry timestamps');
+    }
+    if (!(await this.hint(target, tablet.schema.name, m))) {
+      throw new TesseraError('OVERLOADED', `${this.id} holds too many hints for ${target}`);
+    }
+    return {};
   }
 
   /** Persists the ring's other endpoints when they changed (see membership.ts). */
@@ -303,6 +500,11 @@ export class RingNode implements ReplicaTransport {
 
   // --- Replica side ----------------------------------------------------------------------------
 
+  /** This node's replica of a hashed table (its one tablet); NOT_FOUND for an unknown table. */
+  replicaTablet(table: string): Tablet {
+    return this.hashedTablet(table);
+  }
+
   /** The tablet of a live hashed table on this node; NOT_FOUND otherwise. */
   private hashedTablet(table: string) {
     const schema = this.schema.schemaOf(table);
@@ -376,19 +578,496 @@ export class RingNode implements ReplicaTransport {
     return checkWireCells(reply.cells);
   }
 
-  /** The row's raw entries, or with `resolved` the replica's own answer to `spec`. */
+  async readDigest(
+    endpoint: string,
+    table: string,
+    row: Uint8Array,
+    spec: GetSpec,
+    timeoutMs: number,
+  ): Promise<Uint8Array> {
+    if (endpoint === this.id) {
+      return cellsDigest(
+        wireCells(await this.hashedTablet(table).get(row, spec, { valueViews: true })),
+      );
+    }
+    const reply = (await this.peers.call(
+      endpoint,
+      'ring.read',
+      { table, row, spec, digest: true },
+      timeoutMs,
+    )) as { digest?: unknown };
+    if (!(reply.digest instanceof Uint8Array) || reply.digest.length !== 16) {
+      throw new TesseraError('PROTOCOL_ERROR', `ring.read answered a malformed digest`);
+    }
+    return reply.digest;
+  }
+
+  /**
+   * The row's raw entries; with `resolved` the replica's own answer to `spec`; with `digest`
+   * the digest of that answer (a digest read).
+   */
   private async onRead(
     req: unknown,
-  ): Promise<{ entries: (Uint8Array | number)[] } | { cells: WireCells }> {
+  ): Promise<{ entries: (Uint8Array | number)[] } | { cells: WireCells } | { digest: Uint8Array }> {
     const o = requestChecks.obj(req, 'request');
     const tablet = this.hashedTablet(requestChecks.tableName(o));
     const row = requestChecks.bytes(o, 'row', 'row');
-    if (o['resolved'] === true) {
+    if (o['resolved'] === true || o['digest'] === true) {
       const spec = requestChecks.getSpec(o['spec'], 'spec');
       // Encoded at once by the RPC server, so values may be views of stored bytes.
-      return { cells: wireCells(await tablet.get(row, spec, { valueViews: true })) };
+      const cells = wireCells(await tablet.get(row, spec, { valueViews: true }));
+      return o['digest'] === true ? { digest: cellsDigest(cells) } : { cells };
     }
     return { entries: entriesToWire(await tablet.rawRow(row)) };
+  }
+
+  // --- Ranges: trees, rows and streaming -------------------------------------------------------
+
+  async leaves(
+    endpoint: string,
+    table: string,
+    request: {
+      readonly intervals: readonly (Interval & { readonly group: number })[];
+      readonly groups: number;
+      readonly depth: number;
+      readonly nowMicros: number;
+    },
+  ): Promise<{ leaves: Uint8Array[]; rows: number; bytes: number }> {
+    if (endpoint === this.id) {
+      const tablet = this.hashedTablet(table);
+      return buildLeaves(
+        tablet,
+        tablet.schema,
+        tokenIntervals(request.intervals),
+        request.groups,
+        request.depth,
+        request.nowMicros,
+      );
+    }
+    const reply = (await this.peers.call(
+      endpoint,
+      'ring.leaves',
+      {
+        table,
+        intervals: intervalsToWire(request.intervals),
+        groupOf: request.intervals.map((iv) => iv.group),
+        groups: request.groups,
+        depth: request.depth,
+        now: request.nowMicros,
+      },
+      STREAM_CALL_TIMEOUT_MS,
+    )) as { leaves?: unknown; rows?: unknown; bytes?: unknown };
+    const leaves = reply.leaves;
+    const size = 16 << request.depth;
+    if (
+      !Array.isArray(leaves) ||
+      leaves.length !== request.groups ||
+      !leaves.every((l) => l instanceof Uint8Array && l.length === size) ||
+      typeof reply.rows !== 'number' ||
+      typeof reply.bytes !== 'number'
+    ) {
+      throw new TesseraError('PROTOCOL_ERROR', 'ring.leaves answered malformed leaves');
+    }
+    return { leaves: leaves as Uint8Array[], rows: reply.rows, bytes: reply.bytes };
+  }
+
+  private async onLeaves(
+    req: unknown,
+  ): Promise<{ leaves: Uint8Array[]; rows: number; bytes: number }> {
+    const o = requestChecks.obj(req, 'request');
+    const tablet = this.hashedTablet(requestChecks.tableName(o));
+    const intervals = intervalsFromWire(o['intervals'], 'intervals');
+    const groupOf = o['groupOf'];
+    const groups = o['groups'];
+    const depth = o['depth'];
+    const now = o['now'];
+    if (
+      typeof depth !== 'number' ||
+      !Number.isInteger(depth) ||
+      depth < 1 ||
+      depth > MERKLE_DEPTH_MAX
+    ) {
+      throw invalidArgument(`depth must be an integer in [1, ${MERKLE_DEPTH_MAX}]`);
+    }
+    if (typeof groups !== 'number' || !Number.isInteger(groups) || groups < 1) {
+      throw invalidArgument('groups must be a positive integer');
+    }
+    // Every group's leaves are answered: bound what one request may ask for.
+    if (groups * (16 << depth) > 64 * 1024 * 1024) {
+      throw invalidArgument('groups x leaves exceed 64 MiB');
+    }
+    if (
+      !Array.isArray(groupOf) ||
+      groupOf.length !== intervals.length ||
+      !groupOf.every((g) => Number.isInteger(g) && g >= 0 && g < groups)
+    ) {
+      throw invalidArgument('groupOf must give each interval a group in [0, groups)');
+    }
+    if (typeof now !== 'number' || !Number.isSafeInteger(now) || now < 0) {
+      throw invalidArgument('now must be wall-clock microseconds');
+    }
+    const list = intervals.map((iv, i) => ({ ...iv, group: groupOf[i] as number }));
+    return buildLeaves(tablet, tablet.schema, tokenIntervals(list), groups, depth, now);
+  }
+
+  async rows(
+    endpoint: string,
+    table: string,
+    intervals: readonly Interval[],
+    after: Uint8Array | undefined,
+    maxBytes: number,
+  ): Promise<RowsPage> {
+    if (endpoint === this.id) {
+      return readRowsPage(this.hashedTablet(table), tokenIntervals(intervals), after, maxBytes);
+    }
+    const reply = (await this.peers.call(
+      endpoint,
+      'ring.rows',
+      {
+        table,
+        intervals: intervalsToWire(intervals),
+        ...(after === undefined ? {} : { after }),
+        maxBytes,
+      },
+      STREAM_CALL_TIMEOUT_MS,
+    )) as { rows?: unknown; next?: unknown; bytes?: unknown };
+    const next = reply.next;
+    if ((next !== undefined && !(next instanceof Uint8Array)) || typeof reply.bytes !== 'number') {
+      throw new TesseraError('PROTOCOL_ERROR', 'ring.rows answered a malformed page');
+    }
+    return { rows: rowsFromWire(reply.rows, 'ring.rows', false), next, bytes: reply.bytes };
+  }
+
+  private async onRows(
+    req: unknown,
+  ): Promise<{ rows: unknown[]; next?: Uint8Array; bytes: number }> {
+    const o = requestChecks.obj(req, 'request');
+    const tablet = this.hashedTablet(requestChecks.tableName(o));
+    const intervals = tokenIntervals(intervalsFromWire(o['intervals'], 'intervals'));
+    const after = o['after'] === undefined ? undefined : requestChecks.bytes(o, 'after', 'after');
+    const maxBytes = o['maxBytes'];
+    if (typeof maxBytes !== 'number' || !Number.isInteger(maxBytes) || maxBytes < 1) {
+      throw invalidArgument('maxBytes must be a positive integer');
+    }
+    // Replies must fit a frame: pages are cut well below the RPC limit.
+    const page = await readRowsPage(tablet, intervals, after, Math.min(maxBytes, 4 << 20));
+    return {
+      rows: rowsToWire(page.rows),
+      ...(page.next === undefined ? {} : { next: page.next }),
+      bytes: page.bytes,
+    };
+  }
+
+  async apply(endpoint: string, table: string, rows: readonly RawRow[]): Promise<void> {
+    if (endpoint === this.id) {
+      await applyRows(this.hashedTablet(table), rows);
+      return;
+    }
+    await this.peers.call(
+      endpoint,
+      'ring.apply',
+      { table, rows: rowsToWire(rows) },
+      STREAM_CALL_TIMEOUT_MS,
+    );
+  }
+
+  private async onApply(req: unknown): Promise<Record<string, never>> {
+    const o = requestChecks.obj(req, 'request');
+    const tablet = this.hashedTablet(requestChecks.tableName(o));
+    const rows = rowsFromWire(o['rows'], 'rows', true);
+    for (const r of rows) {
+      if (r.row.length === 0) throw invalidArgument('a streamed row key must not be empty');
+    }
+    await applyRows(tablet, rows);
+    return {};
+  }
+
+  // --- Repair ----------------------------------------------------------------------------------
+
+  /** The hashed tables this node knows, by name. */
+  private hashedTables(): TableSchema[] {
+    const out: TableSchema[] = [];
+    for (const e of this.schema.list()) {
+      const s = this.schema.schemaOf(e.name);
+      if (s !== undefined && s.placement.kind === 'hashed') out.push(s);
+    }
+    return out;
+  }
+
+  /**
+   * Starts a repair session of `table` (every hashed table when undefined) unless one runs;
+   * returns its id. Scope `all`: every range of the ring (what `tessera repair` asks, so one
+   * command leaves every replica in agreement); `local`: the ranges this node replicates;
+   * `primary`: those it is first replica of (the periodic repair: each range once per round
+   * over the ring).
+   */
+  startRepair(table: string | undefined, scope: 'all' | 'local' | 'primary'): string {
+    if (table !== undefined && this.schema.schemaOf(table) === undefined) {
+      throw new TesseraError('NOT_FOUND', `hashed table '${table}' is unknown on ${this.id}`, {
+        table,
+      });
+    }
+    const running = this.repairs.find((r) => r.state === 'running');
+    if (running !== undefined) return running.id;
+    const info: RepairSessionInfo = {
+      id: `${this.id}#${++this.repairSeq}`,
+      table: table ?? '*',
+      scope,
+      state: 'running',
+      startedMicros: this.env.clock.nowMicros(),
+      finishedMicros: 0,
+      stats: emptyRepairStats(),
+    };
+    this.repairs.push(info);
+    if (this.repairs.length > REPAIR_SESSIONS_KEPT) this.repairs.shift();
+    this.repairRunning = this.runRepair(info, table, scope)
+      .then(
+        () => {
+          info.state = info.stats.groupsIncomplete > 0 ? 'incomplete' : 'done';
+        },
+        (err: unknown) => {
+          info.state = 'failed';
+          info.stats.errors.push(toTesseraError(err).message);
+        },
+      )
+      .finally(() => {
+        info.finishedMicros = this.env.clock.nowMicros();
+        this.membership.setProgress('');
+        this.repairRunning = undefined;
+      });
+    return info.id;
+  }
+
+  private async runRepair(
+    info: RepairSessionInfo,
+    table: string | undefined,
+    scope: 'all' | 'local' | 'primary',
+  ): Promise<void> {
+    const tables = this.hashedTables().filter((t) => table === undefined || t.name === table);
+    const depth = this.options.merkleDepth ?? MERKLE_DEPTH_DEFAULT;
+    const nowMicros = this.env.clock.nowMicros();
+    const stats: RepairStats = info.stats;
+    for (const [i, schema] of tables.entries()) {
+      const ranges = replicaRanges(this.membership.ring, strategyOf(schema)).filter(
+        (r) =>
+          scope === 'all' ||
+          (scope === 'local' ? r.replicas.includes(this.id) : r.replicas[0] === this.id),
+      );
+      const groups: RepairGroup[] = [...groupByReplicas(ranges).values()];
+      const progress = () =>
+        this.membership.setProgress(
+          `repair ${schema.name} (${i + 1}/${tables.length}): ${stats.groupsDone}/${stats.groups} ` +
+            `replica sets, ${(stats.bytesStreamed / 1048576).toFixed(1)} MB streamed`,
+        );
+      progress();
+      await repairTable(
+        this,
+        schema.name,
+        groups,
+        {
+          depth,
+          nowMicros,
+          isAlive: (id) => this.membership.isAlive(id, this.env.clock.monoMicros()),
+          limiter: this.limiter,
+          onProgress: progress,
+        },
+        stats,
+      );
+    }
+  }
+
+  private onRepair(req: unknown): { id: string } {
+    const o = req === undefined || req === null ? {} : requestChecks.obj(req, 'request');
+    const table = o['table'];
+    if (table !== undefined && typeof table !== 'string')
+      throw invalidArgument('table must be a string');
+    const scope = o['scope'] ?? 'all';
+    if (scope !== 'all' && scope !== 'local' && scope !== 'primary') {
+      throw invalidArgument("scope must be 'all', 'local' or 'primary'");
+    }
+    return { id: this.startRepair(table, scope) };
+  }
+
+  /** Resolves when the running repair session (if any) is over. */
+  async repairDone(): Promise<void> {
+    await this.repairRunning;
+  }
+
+  // --- Range movements -------------------------------------------------------------------------
+
+  private movementHost(): MovementHost {
+    return {
+      env: this.env,
+      transport: this,
+      tables: () => this.hashedTables(),
+      isAlive: (id) => this.membership.isAlive(id, this.env.clock.monoMicros()),
+      limiter: this.limiter,
+      progress: (text) => this.membership.setProgress(text),
+    };
+  }
+
+  private get ringDelayMs(): number {
+    return this.options.ringDelayMs ?? RING_DELAY_MS_DEFAULT;
+  }
+
+  /** Whether this node knows the ring and agrees with every live peer on the schemas. */
+  private knowsRing(): boolean {
+    if (!this.membership.ready || this.membership.ring.size === 0) return false;
+    const now = this.env.clock.monoMicros();
+    const peers = this.membership.livePeers(now);
+    return (
+      peers.length > 0 &&
+      peers.every((p) => this.membership.schemaDigestOf(p) === this.schema.digest)
+    );
+  }
+
+  /** Joins the ring: tokens, then streaming, then normal (see the header). */
+  private async bootstrap(vnodes: number): Promise<void> {
+    const host = this.movementHost();
+    const interval = this.options.gossipIntervalMs ?? GOSSIP_INTERVAL_MS;
+    host.progress('bootstrap: learning the ring');
+    while (!this.closed && !this.knowsRing()) await this.env.timers.sleep(interval);
+    if (this.closed) return;
+    if (this.file.tokens.length === 0) {
+      const rf = Math.max(
+        3,
+        ...this.hashedTables().map((t) =>
+          t.placement.kind === 'hashed' ? t.placement.replicationFactor : 1,
+        ),
+      );
+      const tokens = allocateTokens(this.membership.ring, vnodes, {
+        replicationFactor: Math.min(rf, 15),
+      });
+      this.file = { ...this.file, tokens };
+      await saveNodeFile(this.env, this.options.dir, this.file);
+    }
+    this.membership.setTokens(this.file.tokens, 'joining');
+    for (;;) {
+      host.progress('bootstrap: waiting for the ring to learn the new tokens');
+      await this.env.timers.sleep(this.ringDelayMs);
+      if (this.closed) return;
+      try {
+        const stats = await moveRanges(
+          host,
+          'bootstrap',
+          this.membership.ring,
+          this.membership.pendingRing,
+          bootstrapPlan(host, this.id),
+        );
+        this.lastMovement = { kind: 'bootstrap', ...stats };
+        break;
+      } catch (err) {
+        host.progress(`bootstrap: streaming failed (${toTesseraError(err).message}); retrying`);
+      }
+    }
+    this.file = { ...this.file, bootstrapped: true };
+    await saveNodeFile(this.env, this.options.dir, this.file);
+    this.membership.setTokens(this.file.tokens, 'normal');
+    host.progress('');
+  }
+
+  /** What the last range movement of this node streamed, for describe and the growth test. */
+  lastMovement: { kind: string; streams: number; rows: number; bytes: number } | undefined;
+
+  /** Resolves when the range movement under way (if any) is over. */
+  async movementDone(): Promise<void> {
+    await this.movement;
+  }
+
+  /** Hands this node's ranges to their new replicas and leaves the ring; runs in the background. */
+  decommission(): void {
+    const status = this.membership.status;
+    if (status !== 'normal' || this.movement !== undefined) {
+      throw new TesseraError(
+        'RING_STATE',
+        `${this.id} is ${status}${this.movement ? ' and moving ranges' : ''}: only a normal node can be decommissioned`,
+      );
+    }
+    const host = this.movementHost();
+    this.membership.setStatus('leaving');
+    this.movement = (async () => {
+      try {
+        host.progress('decommission: waiting for the ring to learn it');
+        await this.env.timers.sleep(this.ringDelayMs);
+        const stats = await moveRanges(
+          host,
+          'decommission',
+          this.membership.ring,
+          this.membership.pendingRing,
+          decommissionPlan(host, this.id),
+        );
+        this.lastMovement = { kind: 'decommission', ...stats };
+        this.membership.setStatus('left');
+        host.progress(`decommissioned: streamed ${stats.rows} rows`);
+      } catch (err) {
+        this.membership.setStatus('normal');
+        host.progress(`decommission failed: ${toTesseraError(err).message}`);
+      } finally {
+        this.movement = undefined;
+      }
+    })();
+  }
+
+  /** Removes a dead node: rebuilds its replicas from the survivors, then marks it left. */
+  removeNode(dead: string): void {
+    const now = this.env.clock.monoMicros();
+    const status = this.membership.statusOf(dead);
+    if (dead === this.id)
+      throw new TesseraError('RING_STATE', 'a node cannot remove itself; use decommission');
+    if (status === undefined)
+      throw new TesseraError('RING_STATE', `${dead} is not a ring endpoint ${this.id} knows`);
+    if (this.membership.isAlive(dead, now)) {
+      throw new TesseraError(
+        'RING_STATE',
+        `${dead} is alive: decommission it instead of removing it`,
+      );
+    }
+    if (status !== 'normal' && status !== 'leaving') {
+      throw new TesseraError(
+        'RING_STATE',
+        `${dead} is ${status}: only a normal node can be removed`,
+      );
+    }
+    if (this.movement !== undefined) {
+      throw new TesseraError('RING_STATE', `${this.id} is already moving ranges`);
+    }
+    const host = this.movementHost();
+    this.membership.markStatus(dead, 'leaving');
+    this.movement = (async () => {
+      try {
+        host.progress(`removenode ${dead}: waiting for the ring to learn it`);
+        await this.env.timers.sleep(this.ringDelayMs);
+        const stats = await moveRanges(
+          host,
+          `removenode ${dead}`,
+          this.membership.ring,
+          this.membership.pendingRing,
+          removePlan(host, dead),
+        );
+        this.lastMovement = { kind: 'removenode', ...stats };
+        this.membership.markStatus(dead, 'left');
+        host.progress(`removed ${dead}: streamed ${stats.rows} rows`);
+      } catch (err) {
+        this.membership.markStatus(dead, 'normal');
+        host.progress(`removenode ${dead} failed: ${toTesseraError(err).message}`);
+      } finally {
+        this.movement = undefined;
+      }
+    })();
+  }
+
+  private onDecommission(): Record<string, never> {
+    this.decommission();
+    return {};
+  }
+
+  private onRemoveNode(req: unknown): Record<string, never> {
+    const o = requestChecks.obj(req, 'request');
+    const id = o['id'];
+    if (typeof id !== 'string' || id.length === 0)
+      throw invalidArgument('id must be an endpoint id');
+    this.removeNode(id);
+    return {};
   }
 
   // --- Description -----------------------------------------------------------------------------
@@ -410,6 +1089,7 @@ export class RingNode implements ReplicaTransport {
       generation: e.generation,
       heartbeat: e.heartbeat,
       schema: e.schema,
+      progress: e.progress,
     }));
     const tables: DescribedTable[] = [];
     for (const entry of this.schema.list()) {
@@ -424,7 +1104,17 @@ export class RingNode implements ReplicaTransport {
         owns: Object.fromEntries(eff),
       });
     }
-    return { self: this.id, endpoints, tables };
+    return {
+      self: this.id,
+      endpoints,
+      tables,
+      repairs: this.repairs.map((r) => ({
+        ...r,
+        stats: { ...r.stats, errors: [...r.stats.errors] },
+      })),
+      hints: this.hints.stats(),
+      coordinator: { ...this.coordinator.stats },
+    };
   }
 
   // --- Wiring ----------------------------------------------------------------------------------
@@ -436,6 +1126,13 @@ export class RingNode implements ReplicaTransport {
     server.handle('ring.read', (req: unknown) => this.onRead(req));
     server.handle('ring.schema', (req: unknown) => this.onSchema(req));
     server.handle('ring.describe', () => this.describe());
+    server.handle('ring.hint', (req: unknown) => this.onHint(req));
+    server.handle('ring.leaves', (req: unknown) => this.onLeaves(req));
+    server.handle('ring.rows', (req: unknown) => this.onRows(req));
+    server.handle('ring.apply', (req: unknown) => this.onApply(req));
+    server.handle('ring.repair', (req: unknown) => this.onRepair(req));
+    server.handle('ring.decommission', () => this.onDecommission());
+    server.handle('ring.removenode', (req: unknown) => this.onRemoveNode(req));
   }
 
   /** The `table.*` caller of a ring node: hashed tables coordinated, the rest as before. */
@@ -448,6 +1145,8 @@ export class RingNode implements ReplicaTransport {
     if (this.closed) return;
     this.closed = true;
     this.timer?.cancel();
+    this.repairTimer?.cancel();
     await this.peers.close();
+    await this.hints.close();
   }
 }

@@ -4,7 +4,16 @@ import { isTesseraError } from '../util/errors.js';
 import { Prng } from '../util/prng.js';
 import { decodeTokens, encodeTokens } from './endpoint-state.js';
 import { TOKEN_MAX, TOKEN_MIN } from './murmur3.js';
-import { checkWireCells, entriesFromWire, entriesToWire } from './ring-protocol.js';
+import {
+  checkWireCells,
+  entriesFromWire,
+  entriesToWire,
+  intervalsFromWire,
+  intervalsToWire,
+  INTERVALS_MAX,
+  rowsFromWire,
+  rowsToWire,
+} from './ring-protocol.js';
 
 function codeOf(fn: () => unknown): string {
   try {
@@ -79,5 +88,54 @@ describe('gossiped tokens', () => {
     expect(codeOf(() => decodeTokens(Array.from({ length: 1025 }, () => '1').join(',')))).toBe(
       'INVALID_ARGUMENT',
     );
+  });
+});
+
+describe('streamed rows and token intervals', () => {
+  it('round-trip', () => {
+    const rows = [
+      {
+        row: b('r1'),
+        entries: [
+          { family: b('f'), qualifier: b('q'), timestamp: 7, kind: Kind.Put, value: b('v') },
+        ],
+      },
+      { row: b('r2'), entries: [] },
+    ];
+    expect(rowsFromWire(rowsToWire(rows), 'rows', true)).toEqual(rows);
+    const iv = [
+      { lo: TOKEN_MIN, hi: -1n },
+      { lo: 5n, hi: TOKEN_MAX },
+    ];
+    expect(intervalsFromWire(intervalsToWire(iv), 'intervals')).toEqual(iv);
+  });
+
+  it('in a request are INVALID_ARGUMENT when malformed, in a reply PROTOCOL_ERROR', () => {
+    for (const bad of [
+      null,
+      'x',
+      [['1']],
+      [['2', '1']],
+      [['1', 'x']],
+      [['1', '9223372036854775808']],
+      [[1, 2]],
+      Array.from({ length: INTERVALS_MAX + 1 }, () => ['1', '2']),
+    ]) {
+      expect(codeOf(() => intervalsFromWire(bad, 'intervals'))).toBe('INVALID_ARGUMENT');
+    }
+    for (const bad of [null, [b('r')], ['r', []], [b('r'), [1, 2]]]) {
+      expect(codeOf(() => rowsFromWire(bad, 'rows', true))).toBe('INVALID_ARGUMENT');
+      expect(codeOf(() => rowsFromWire(bad, 'ring.rows', false))).toBe('PROTOCOL_ERROR');
+    }
+    const p = new Prng(5);
+    const item = (): unknown =>
+      [() => p.bytes(p.int(4)), () => p.int(9) - 2, () => String(p.int(50)), () => []][p.int(4)]!();
+    for (let i = 0; i < 2000; i++) {
+      const junk = Array.from({ length: p.int(7) }, () =>
+        p.chance(0.3) ? [item(), item()] : item(),
+      );
+      expect(['ok', 'INVALID_ARGUMENT']).toContain(codeOf(() => intervalsFromWire(junk, 'i')));
+      expect(['ok', 'INVALID_ARGUMENT']).toContain(codeOf(() => rowsFromWire(junk, 'rows', true)));
+    }
   });
 });

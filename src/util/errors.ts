@@ -45,6 +45,8 @@ export const ERROR_CODES = {
     'Too few replicas of the row are alive for the consistency level; nothing was sent (Cassandra Unavailable).',
   REPLICA_TIMEOUT:
     'Too few replicas answered in time for the consistency level; a write may have reached some (Cassandra Timeout).',
+  RING_STATE:
+    'The ring operation does not apply to the node as it is (already leaving, still joining, alive, unknown).',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
