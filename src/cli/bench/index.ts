@@ -1,5 +1,6 @@
 import { Command } from 'commander';
 import { lockBenchCommand } from './lock-bench.js';
+import { ringGrowthBenchCommand } from './ring-growth.js';
 import { ringScaleBenchCommand } from './ring-scale.js';
 import { rpcBenchCommand } from './rpc-bench.js';
 import { storageBenchCommand } from './storage-bench.js';
@@ -13,5 +14,6 @@ export function benchCommand(): Command {
     .addCommand(storageBenchCommand())
     .addCommand(lockBenchCommand())
     .addCommand(ycsbBenchCommand())
-    .addCommand(ringScaleBenchCommand());
+    .addCommand(ringScaleBenchCommand())
+    .addCommand(ringGrowthBenchCommand());
 }

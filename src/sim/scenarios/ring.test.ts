@@ -95,6 +95,11 @@ describe('ring scenario checkers', () => {
     expect(caught?.violations).toMatch(/^stale read: c\d get .* at QUORUM /m);
   }, 120_000);
 
+  it('catch replicas left unhealed: hints expired, no repair, no read repair', async () => {
+    const caught = await firstCaught(makeRingScenario({ noHealing: true }), 20);
+    expect(caught?.violations).toMatch(/^replicas of [rb]\d+ differ after the repair: /m);
+  }, 120_000);
+
   const options: RingCheckOptions = {
     replicationFactor: 3,
     exactClocks: false,

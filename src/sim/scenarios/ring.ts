@@ -56,23 +56,39 @@
  * 5. Liveness: once gossip has converged after the heal, every client completes
  *    `livenessOps` QUORUM writes and as many QUORUM reads.
  *
- * Not checked: that replicas converge without reads. Read repair, hinted handoff and
- * anti-entropy are part 2 of the hashed-table work, so a ONE or indeterminate write may rest on
- * a single replica and a QUORUM read may or may not see it.
+ * 6. Replicas converge: once the clients have stopped, every hint is delivered within
+ *    `healTimeoutMs`, and one anti-entropy repair (`ring.repair`, every range, at a random
+ *    node) finishes complete; then every replica of every row holds identical data — the same
+ *    cells, versions and timestamps, read from each node's own store — and the replicas of
+ *    each replica set have equal Merkle roots over their shared ranges. Part of the workload
+ *    writes "blind" rows that nobody reads before this point, so read repair cannot have
+ *    healed them: only hints and the repair can. The final reads (check 2) come after it.
+ *
  *
  * The scenario found restarted nodes coordinating on a ring of themselves alone, before gossip
  * had told them of their peers: at ONE they acknowledged writes stored on no replica of the
  * row, and on a ring of two they met QUORUM with the wrong nodes. A restarted node now starts
  * from the ring it last knew (src/ring's peers.json).
  *
- * Planted bugs (`makeRingScenario(bugs)`) prove check 1 can fail: `writesAtOne` is a client
- * that writes at ONE but records QUORUM; `readsAtOne` one that reads at ONE but records QUORUM.
+ * Planted bugs (`makeRingScenario(bugs)`) prove the checks can fail: `writesAtOne` is a client
+ * that writes at ONE but records QUORUM; `readsAtOne` one that reads at ONE but records QUORUM
+ * (check 1); `noHealing` runs nodes whose hints all expire, skips the repair and turns read
+ * repair off (check 6).
  */
 import { startNodeService, type RunningNode } from '../../api/index.js';
 import { connect, type Database as ClientDatabase } from '../../client/index.js';
 import type { Env, Timer } from '../../env/index.js';
 import { Database, type ConsistencyLevel } from '../../model/index.js';
+import { resolveRawEntries } from '../../storage/index.js';
+import { familyOptionsLookup } from '../../model/index.js';
 import type { EndpointInfo } from '../../ring/index.js';
+import { MerkleTree } from '../../ring/merkle.js';
+import { murmur3Token } from '../../ring/murmur3.js';
+import { buildLeaves, tokenIntervals } from '../../ring/range-data.js';
+import { replicasFor } from '../../ring/replication.js';
+import type { RingNode } from '../../ring/ring-node.js';
+import { groupByReplicas, rangeIntervals, replicaRanges } from '../../ring/token-ranges.js';
+import { toHex, utf8 } from '../../util/bytes.js';
 import { isTesseraError, toTesseraError } from '../../util/errors.js';
 import type { Prng } from '../../util/prng.js';
 import type { Scenario, ScenarioContext, ScenarioResult } from '../scenario.js';
@@ -82,6 +98,14 @@ const TABLE = 'kv';
 const FAMILY = 'f';
 const COLUMN = 'f:v';
 const ROWS = ['r0', 'r1', 'r2', 'r3', 'r4', 'r5', 'r6', 'r7'] as const;
+/** Rows only written (put or deleted) until the convergence check: see check 6. */
+const BLIND_ROWS = Array.from({ length: 24 }, (_, i) => `b${i}`);
+/** Share of workload operations that write a blind row. */
+const blindShare = 0.25;
+/** Hints must be delivered, and the repair finish, within this after the clients stop. */
+const healTimeoutMs = 60_000;
+/** Merkle tree depth of the convergence check (small rings, few rows). */
+const checkTreeDepth = 8;
 const replicationFactor = 3;
 const ringNodesMin = 3;
 const ringNodesMax = 7;
@@ -136,6 +160,7 @@ const unexpectedCodes = [
 export interface RingScenarioBugs {
   readonly writesAtOne?: boolean;
   readonly readsAtOne?: boolean;
+  readonly noHealing?: boolean;
 }
 
 export function makeRingScenario(bugs: RingScenarioBugs = {}): Scenario {
@@ -399,7 +424,15 @@ async function runRingScenario(
           name,
           listen: { host: name, port: RING_PORT },
           database,
-          ring: { name, dir: '/ring', seeds, vnodes },
+          ring: {
+            name,
+            dir: '/ring',
+            seeds,
+            vnodes,
+            ...(bugs.noHealing === true
+              ? { hintWindowMs: 1, coordinator: { readRepairChance: 0 } }
+              : {}),
+          },
         }).catch(async (err: unknown) => {
           await database.close().catch(() => undefined);
           throw err;
@@ -462,6 +495,103 @@ async function runRingScenario(
       }
     }
     return undefined;
+  };
+
+  /**
+   * Check 6: waits for every hint to be delivered, runs one repair of every range at a random
+   * node, and compares every replica of every row, and the Merkle roots of every replica set.
+   * Returns what it did, for the summary.
+   */
+  const converge = async (): Promise<string> => {
+    const rings = (): RingNode[] => [...live().values()].map((r) => r.ring!);
+    const hintsHeld = (): number =>
+      rings().reduce((n, r) => n + r.hints.stats().reduce((m, s) => m + s.hints, 0), 0);
+    const held = hintsHeld();
+    if (bugs.noHealing !== true) {
+      const drained = await world.runUntil(() => hintsHeld() === 0, { timeoutMs: healTimeoutMs });
+      if (!drained) fail(`${hintsHeld()} hints were not delivered within ${healTimeoutMs}ms`);
+    }
+    let repaired = 'no repair';
+    if (bugs.noHealing !== true) {
+      const at = live().get(rng.pick(nodeNames))?.ring;
+      if (at === undefined) {
+        fail('no node to run the repair at');
+        return 'no repair';
+      }
+      const id = at.startRepair(undefined, 'all');
+      const session = () => at.describe().repairs?.find((r) => r.id === id);
+      const over = await world.runUntil(() => session()?.state !== 'running', {
+        timeoutMs: healTimeoutMs,
+      });
+      const info = session();
+      if (!over || info === undefined) {
+        fail(`the repair did not finish within ${healTimeoutMs}ms`);
+        return 'repair unfinished';
+      }
+      if (info.state !== 'done') {
+        fail(`the repair ended ${info.state}: ${info.stats.errors.join('; ')}`);
+      }
+      repaired =
+        `repair at ${at.id}: ${info.stats.leavesDiffering} of ${info.stats.leavesCompared} ` +
+        `leaves differed, ${info.stats.rowsStreamed} rows streamed`;
+    }
+    // Every replica of every row, read from the node's own store.
+    const running = live();
+    if (running.size !== nodeCount) {
+      fail('a node is down at the convergence check');
+      return repaired;
+    }
+    const contents = new Map<string, Map<string, string>>();
+    for (const [name, node] of running) {
+      const tablet = node.ring!.replicaTablet(TABLE);
+      const lookup = familyOptionsLookup(tablet.schema);
+      const rows = new Map<string, string>();
+      const gen = tablet.rawScanBatches();
+      for (;;) {
+        const step = await world.settle(gen.next());
+        if (step.done === true) break;
+        for (const r of step.value) {
+          const cells = resolveRawEntries(r.row, r.entries, { now: 0 }, lookup);
+          if (cells.length === 0) continue;
+          rows.set(
+            toHex(r.row),
+            cells.map((c) => `${toHex(c.qualifier)}@${c.timestamp}=${toHex(c.value)}`).join(','),
+          );
+        }
+      }
+      contents.set(`${name}:${RING_PORT}`, rows);
+    }
+    const someRing = running.get(nodeNames[0]!)!.ring!;
+    const strategy = { kind: 'simple', replicationFactor } as const;
+    const ringNow = someRing.membership.ring;
+    let differing = 0;
+    for (const row of [...ROWS, ...BLIND_ROWS]) {
+      const key = toHex(utf8(row));
+      const replicas = replicasFor(ringNow, murmur3Token(utf8(row)), strategy);
+      const seen = replicas.map((id) => `${id}=${contents.get(id)?.get(key) ?? '(none)'}`);
+      if (new Set(seen.map((v) => v.slice(v.indexOf('=')))).size > 1) {
+        differing++;
+        fail(`replicas of ${row} differ after the repair: ${seen.join(' | ')}`);
+      }
+    }
+    // Merkle roots per replica set, over the ranges the set shares.
+    let sets = 0;
+    for (const group of groupByReplicas(replicaRanges(ringNow, strategy)).values()) {
+      sets++;
+      const iv = tokenIntervals(rangeIntervals(group.ranges));
+      const roots = new Set<string>();
+      for (const id of group.replicas) {
+        const tablet = running.get(id.split(':')[0]!)!.ring!.replicaTablet(TABLE);
+        const leaves = await world.settle(
+          buildLeaves(tablet, tablet.schema, iv, 1, checkTreeDepth, 0),
+        );
+        roots.add(toHex(MerkleTree.fromLeaves(checkTreeDepth, leaves.leaves[0]!).root));
+      }
+      if (roots.size > 1 && differing === 0) {
+        fail(`replicas ${group.replicas.join(',')} have different Merkle roots after the repair`);
+      }
+    }
+    return `${held} hints held at the stop; ${repaired}; ${sets} replica sets identical`;
   };
 
   const counts = { puts: 0, deletes: 0, gets: 0, ok: 0, fail: 0, info: 0 };
@@ -566,7 +696,8 @@ async function runRingScenario(
   ): Promise<void> => {
     while (!workloadOn) await env.timers.sleep(20);
     while (!stopping) {
-      const row = crng.pick(ROWS);
+      const blind = !livenessOn && crng.chance(blindShare);
+      const row = blind ? crng.pick(BLIND_ROWS) : crng.pick(ROWS);
       const node = crng.pick(nodeNames);
       const db = dbs.get(node)!;
       const liveness = livenessOn;
@@ -578,7 +709,8 @@ async function runRingScenario(
           : levelDice < 0.9
             ? 'ONE'
             : 'ALL';
-      const dice = crng.float();
+      // Blind rows are written only: 85% puts, 15% deletes.
+      const dice = blind ? crng.float() * 0.55 : crng.float();
       const base = { client, node, routed, row, level, invokedMicros: world.nowMicros() };
       if (dice < 0.45) {
         const value = nextValue();
@@ -644,7 +776,7 @@ async function runRingScenario(
     const crng = checkRng;
     const dbs = await connectAll(env, false);
     while (!finalOn) await env.timers.sleep(20);
-    for (const row of ROWS) {
+    for (const row of [...ROWS, ...BLIND_ROWS]) {
       for (const level of ['QUORUM', 'ALL'] as const) {
         let ok = false;
         const codes: string[] = [];
@@ -793,6 +925,10 @@ async function runRingScenario(
     );
   }
 
+  // ---- convergence: hints, one repair, identical replicas (check 6) ----
+  world.trace('phase converge');
+  const healing = await converge();
+
   // ---- final reads ----
   world.trace('phase final');
   finalOn = true;
@@ -828,7 +964,7 @@ async function runRingScenario(
       `${counts.deletes} deletes, ${counts.gets} gets): ${counts.ok} ok, ${counts.fail} failed, ` +
       `${counts.info} indeterminate; ${f.crashes} crashes, ${f.isolations} isolations, ` +
       `${f.ringCuts} ring cuts, ${f.clocks} clock changes, ${f.networks} network changes; ` +
-      `reconverged in ${Math.round(reconvergeMs)}ms; ` +
+      `reconverged in ${Math.round(reconvergeMs)}ms; ${healing}; ` +
       `errors ` +
       `${[...errorCodes].map(([k, v]) => `${k}=${v}`).join(' ') || 'none'}`,
   );
