@@ -3,7 +3,10 @@
  * placement, gossip membership, phi-accrual failure detection, and a coordinator that reads
  * and writes at a consistency level. Protocol pieces are pure (gossip.ts, phi-accrual.ts,
  * token-ring.ts, replication.ts, consistency.ts, quorum.ts, membership.ts); ring-node.ts is the
- * driver that runs them on an Env. Design: docs/ring.md; wire: docs/formats/ring-rpc.md.
+ * driver that runs them on an Env. Healing and growth: hints (hint-store.ts), read repair
+ * (read-repair.ts), Merkle-tree repair (merkle.ts, repair.ts, range-data.ts, streaming.ts) and
+ * range movements (token-ranges.ts, token-allocation.ts, range-movement.ts). Design:
+ * docs/ring.md; wire: docs/formats/ring-rpc.md; hints on disk: docs/formats/hints.md.
  */
 export { murmur3Token, TOKEN_MAX, TOKEN_MIN } from './murmur3.js';
 export {
@@ -37,4 +40,24 @@ export {
   type DescribedEndpoint,
   type DescribedTable,
   type RingDescription,
+} from './ring-protocol.js';
+export { HintStore, HINT_WINDOW_MICROS_DEFAULT, type HintStats } from './hint-store.js';
+export { MerkleTree, LeafHashes, MERKLE_DEPTH_DEFAULT, digest16 } from './merkle.js';
+export {
+  groupByReplicas,
+  rangeChanges,
+  rangeIntervals,
+  replicaRanges,
+  RangeSet,
+  type TokenRange,
+} from './token-ranges.js';
+export { allocateTokens } from './token-allocation.js';
+export { buildLeaves, readRowsPage, tokenIntervals, type RawRow } from './range-data.js';
+export { type RepairStats } from './repair.js';
+export {
+  intervalsFromWire,
+  intervalsToWire,
+  rowsFromWire,
+  rowsToWire,
+  type RepairSessionInfo,
 } from './ring-protocol.js';

@@ -97,6 +97,8 @@ export const DATACENTER_DEFAULT = 'dc1';
 export const RACK_DEFAULT = 'rack1';
 /** How long tree building, a page of rows or applying one may take on a replica. */
 export const STREAM_CALL_TIMEOUT_MS = 120_000;
+/** Attempts of one such call when the connection fails (see RingNode.streamCall). */
+export const STREAM_CALL_ATTEMPTS = 5;
 /**
  * How long a ring change takes to reach every coordinator by gossip before a node relies on it
  * (Cassandra's RING_DELAY, 30 s there; gossip here reaches 100 nodes in ~5 rounds).
@@ -322,6 +324,31 @@ export class RingNode implements ReplicaTransport, RangeTransport {
 
   get id(): string {
     return this.membership.self;
+  }
+
+  /**
+   * A call of repair or streaming, tried up to STREAM_CALL_ATTEMPTS times a second apart when
+   * the connection fails: a connection opened during a partition can take a retransmission to
+   * come back after it heals, and one failed page should not fail a whole repair. The calls
+   * are idempotent (trees read, pages read, rows merge by timestamp).
+   */
+  private async streamCall(endpoint: string, method: string, body: unknown): Promise<unknown> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.peers.call(endpoint, method, body, STREAM_CALL_TIMEOUT_MS);
+      } catch (err) {
+        const code = toTesseraError(err).code;
+        const transient = [
+          'CONNECTION_REFUSED',
+          'CONNECTION_CLOSED',
+          'DEADLINE_EXCEEDED',
+          'OVERLOADED',
+        ].includes(code);
+        if (!transient || attempt >= STREAM_CALL_ATTEMPTS || this.closed) throw err;
+        this.peers.forgive(endpoint);
+        await this.env.timers.sleep(1000);
+      }
+    }
   }
 
   // --- Gossip --------------------------------------------------------------------------------
@@ -644,19 +671,14 @@ export class RingNode implements ReplicaTransport, RangeTransport {
         request.nowMicros,
       );
     }
-    const reply = (await this.peers.call(
-      endpoint,
-      'ring.leaves',
-      {
-        table,
-        intervals: intervalsToWire(request.intervals),
-        groupOf: request.intervals.map((iv) => iv.group),
-        groups: request.groups,
-        depth: request.depth,
-        now: request.nowMicros,
-      },
-      STREAM_CALL_TIMEOUT_MS,
-    )) as { leaves?: unknown; rows?: unknown; bytes?: unknown };
+    const reply = (await this.streamCall(endpoint, 'ring.leaves', {
+      table,
+      intervals: intervalsToWire(request.intervals),
+      groupOf: request.intervals.map((iv) => iv.group),
+      groups: request.groups,
+      depth: request.depth,
+      now: request.nowMicros,
+    })) as { leaves?: unknown; rows?: unknown; bytes?: unknown };
     const leaves = reply.leaves;
     const size = 16 << request.depth;
     if (
@@ -720,17 +742,12 @@ export class RingNode implements ReplicaTransport, RangeTransport {
     if (endpoint === this.id) {
       return readRowsPage(this.hashedTablet(table), tokenIntervals(intervals), after, maxBytes);
     }
-    const reply = (await this.peers.call(
-      endpoint,
-      'ring.rows',
-      {
-        table,
-        intervals: intervalsToWire(intervals),
-        ...(after === undefined ? {} : { after }),
-        maxBytes,
-      },
-      STREAM_CALL_TIMEOUT_MS,
-    )) as { rows?: unknown; next?: unknown; bytes?: unknown };
+    const reply = (await this.streamCall(endpoint, 'ring.rows', {
+      table,
+      intervals: intervalsToWire(intervals),
+      ...(after === undefined ? {} : { after }),
+      maxBytes,
+    })) as { rows?: unknown; next?: unknown; bytes?: unknown };
     const next = reply.next;
     if ((next !== undefined && !(next instanceof Uint8Array)) || typeof reply.bytes !== 'number') {
       throw new TesseraError('PROTOCOL_ERROR', 'ring.rows answered a malformed page');
@@ -763,12 +780,7 @@ export class RingNode implements ReplicaTransport, RangeTransport {
       await applyRows(this.hashedTablet(table), rows);
       return;
     }
-    await this.peers.call(
-      endpoint,
-      'ring.apply',
-      { table, rows: rowsToWire(rows) },
-      STREAM_CALL_TIMEOUT_MS,
-    );
+    await this.streamCall(endpoint, 'ring.apply', { table, rows: rowsToWire(rows) });
   }
 
   private async onApply(req: unknown): Promise<Record<string, never>> {

@@ -15,9 +15,7 @@ import { startNodeService, type RunningNode } from '../api/index.js';
 import type { Env } from '../env/index.js';
 import { SimWorld } from '../env/sim/index.js';
 import { Database, Mutation } from '../model/index.js';
-import { murmur3Token } from '../ring/murmur3.js';
-import { replicasFor } from '../ring/replication.js';
-import type { RingNode } from '../ring/ring-node.js';
+import { murmur3Token, replicasFor, type RingNode } from '../ring/index.js';
 import { utf8 } from '../util/bytes.js';
 
 export interface GrowthOptions {

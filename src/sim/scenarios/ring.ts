@@ -81,13 +81,18 @@ import type { Env, Timer } from '../../env/index.js';
 import { Database, type ConsistencyLevel } from '../../model/index.js';
 import { resolveRawEntries } from '../../storage/index.js';
 import { familyOptionsLookup } from '../../model/index.js';
-import type { EndpointInfo } from '../../ring/index.js';
-import { MerkleTree } from '../../ring/merkle.js';
-import { murmur3Token } from '../../ring/murmur3.js';
-import { buildLeaves, tokenIntervals } from '../../ring/range-data.js';
-import { replicasFor } from '../../ring/replication.js';
-import type { RingNode } from '../../ring/ring-node.js';
-import { groupByReplicas, rangeIntervals, replicaRanges } from '../../ring/token-ranges.js';
+import {
+  buildLeaves,
+  type EndpointInfo,
+  groupByReplicas,
+  MerkleTree,
+  murmur3Token,
+  rangeIntervals,
+  replicaRanges,
+  replicasFor,
+  type RingNode,
+  tokenIntervals,
+} from '../../ring/index.js';
 import { toHex, utf8 } from '../../util/bytes.js';
 import { isTesseraError, toTesseraError } from '../../util/errors.js';
 import type { Prng } from '../../util/prng.js';
