@@ -413,24 +413,24 @@ export class Coordinator {
     const raws = await this.gather(plan, level, what, (id) =>
       this.transport.read(id, schema.name, row, this.readTimeoutMs),
     );
-    await this.repairReplicas(schema.name, row, raws);
+    if ((await this.repairReplicas(schema.name, row, raws)) > 0) this.stats.readRepairs++;
     const entries: RawEntry[] = [];
     for (const r of raws) for (const e of r.answer) entries.push(e);
-    this.stats.readRepairs++;
     return wireCells(readReplicatedRow(schema, row, spec, entries, this.env.clock.nowMicros()));
   }
 
   /**
    * Writes back to each answering replica what it lacks of the union of the answers (blocking
    * read repair). A replica that does not take it is left for hints and anti-entropy: the read
-   * has its answer already.
+   * has its answer already. Resolves with how many replicas lacked something.
    */
   private async repairReplicas(
     table: string,
     row: Uint8Array,
     raws: readonly { readonly id: string; readonly answer: readonly RawEntry[] }[],
-  ): Promise<void> {
+  ): Promise<number> {
     const fixes = missingEntries(raws.map((r) => ({ id: r.id, entries: r.answer })));
+    if (fixes.length === 0) return 0;
     await Promise.all(
       fixes.map(async (f) => {
         try {
@@ -443,6 +443,7 @@ export class Coordinator {
         }
       }),
     );
+    return fixes.length;
   }
 
   /** Reads the row's raw entries from every live replica and repairs those that lack some. */
@@ -459,8 +460,9 @@ export class Coordinator {
       .then((got) => {
         const raws = got.filter((g) => g !== undefined);
         if (raws.length < 2) return;
-        this.stats.backgroundReadRepairs++;
-        return this.repairReplicas(table, row, raws);
+        return this.repairReplicas(table, row, raws).then((fixed) => {
+          if (fixed > 0) this.stats.backgroundReadRepairs++;
+        });
       })
       .catch(() => undefined);
   }

@@ -365,6 +365,13 @@ describe('ring healing', () => {
       const have = [...(await ring.contents(n, 'kv')).keys()].sort();
       expect(have).toEqual(expectedRows(ring, 'n1', all, n));
     }
+    // A decommissioned node does not come back with tokens that are others' now.
+    world.crash('n4');
+    world.restart('n4');
+    await world.runFor(1000);
+    expect(world.nodeErrors.map((e) => [e.node, (e.error as { code?: string }).code])).toEqual([
+      ['n4', 'RING_STATE'],
+    ]);
     await world.settle(client.close());
   });
 

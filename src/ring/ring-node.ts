@@ -35,7 +35,7 @@ import {
   wireCells,
 } from '../model/index.js';
 import { RateLimiter, type RawEntry } from '../storage/index.js';
-import { invalidArgument, TesseraError, toTesseraError } from '../util/errors.js';
+import { invalidArgument, isTesseraError, TesseraError, toTesseraError } from '../util/errors.js';
 import type { RpcServer } from '../wire/index.js';
 import {
   cellsDigest,
@@ -151,6 +151,8 @@ interface NodeFile {
   readonly generation: number;
   /** False while a bootstrap has not finished (see the header). */
   readonly bootstrapped: boolean;
+  /** True once the node was decommissioned: it must not rejoin with these tokens. */
+  readonly decommissioned?: boolean;
 }
 
 /** Repair sessions kept for ring.describe. */
@@ -186,12 +188,14 @@ async function loadNodeFile(env: Env, dir: string): Promise<NodeFile | undefined
     tokens?: unknown;
     generation?: unknown;
     bootstrapped?: unknown;
+    decommissioned?: unknown;
   };
   if (
     o.version !== 1 ||
     typeof o.tokens !== 'string' ||
     typeof o.generation !== 'number' ||
-    (o.bootstrapped !== undefined && typeof o.bootstrapped !== 'boolean')
+    (o.bootstrapped !== undefined && typeof o.bootstrapped !== 'boolean') ||
+    (o.decommissioned !== undefined && typeof o.decommissioned !== 'boolean')
   ) {
     throw new TesseraError('CORRUPTION', `${dir}/${NODE_FILE} is not a version-1 node file`);
   }
@@ -199,6 +203,7 @@ async function loadNodeFile(env: Env, dir: string): Promise<NodeFile | undefined
     tokens: decodeTokens(o.tokens),
     generation: o.generation,
     bootstrapped: o.bootstrapped !== false,
+    ...(o.decommissioned === true ? { decommissioned: true } : {}),
   };
 }
 
@@ -208,6 +213,7 @@ async function saveNodeFile(env: Env, dir: string, file: NodeFile): Promise<void
     tokens: encodeTokens(file.tokens),
     generation: file.generation,
     bootstrapped: file.bootstrapped,
+    ...(file.decommissioned === true ? { decommissioned: true } : {}),
   });
 }
 
@@ -282,6 +288,12 @@ export class RingNode implements ReplicaTransport, RangeTransport {
       throw invalidArgument(`merkleDepth must be an integer in [1, ${MERKLE_DEPTH_MAX}]`);
     }
     const stored = await loadNodeFile(env, options.dir);
+    if (stored?.decommissioned === true) {
+      throw new TesseraError(
+        'RING_STATE',
+        `this node was decommissioned; to join a ring again, start it on an empty data directory`,
+      );
+    }
     const seconds = Math.floor(env.clock.nowMicros() / 1_000_000);
     // A new node asked to bootstrap takes its tokens later (see the header).
     const join = stored === undefined && options.bootstrap === true;
@@ -381,7 +393,13 @@ export class RingNode implements ReplicaTransport, RangeTransport {
       this.replaying.add(target);
       this.hints
         .replay(target, this.env.clock.nowMicros(), windowMicros, (table, m) =>
-          this.write(target, table, m, this.writeTimeoutMs),
+          this.write(target, table, m, this.writeTimeoutMs).catch((err: unknown) => {
+            // A hint for a table dropped since is delivered by being dropped. A target that
+            // does not know a table we know is behind on schemas: try again later.
+            if (!isTesseraError(err, 'NOT_FOUND') || this.schema.schemaOf(table) !== undefined) {
+              throw err;
+            }
+          }),
         )
         .catch(() => undefined) // kept on disk; the next round tries again
         .finally(() => this.replaying.delete(target));
@@ -1009,6 +1027,8 @@ export class RingNode implements ReplicaTransport, RangeTransport {
           decommissionPlan(host, this.id),
         );
         this.lastMovement = { kind: 'decommission', ...stats };
+        this.file = { ...this.file, decommissioned: true };
+        await saveNodeFile(this.env, this.options.dir, this.file);
         this.membership.setStatus('left');
         host.progress(`decommissioned: streamed ${stats.rows} rows`);
       } catch (err) {
