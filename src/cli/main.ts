@@ -6,6 +6,8 @@ import { localCommand } from './local-command.js';
 import { lockCommand } from './lock-command.js';
 import { nodeCommand } from './node-command.js';
 import { pingCommand } from './ping-command.js';
+import { repairCommand } from './repair-command.js';
+import { decommissionCommand, removenodeCommand } from './ring-admin-command.js';
 import { ringCommand } from './ring-command.js';
 import { shellCommand } from './shell-command.js';
 import { simCommand } from './sim-command.js';
@@ -23,6 +25,9 @@ export async function main(argv: readonly string[]): Promise<number | undefined>
     .addCommand(lockCommand())
     .addCommand(pingCommand())
     .addCommand(ringCommand())
+    .addCommand(repairCommand())
+    .addCommand(decommissionCommand())
+    .addCommand(removenodeCommand())
     .addCommand(simCommand())
     .addCommand(benchCommand())
     .addCommand(checkCommand())

@@ -56,6 +56,49 @@ function parsePhi(v: string): number {
   return n;
 }
 
+/** Longest timer a flag may set: Node's timers take at most 2^31 - 1 ms (about 24.8 days). */
+const timerMsMax = 2 ** 31 - 1;
+const durationUnitsMs: Readonly<Record<string, number>> = {
+  ms: 1,
+  s: 1000,
+  m: 60_000,
+  h: 3_600_000,
+};
+
+/**
+ * A duration flag's value in milliseconds: `3h`, `30m`, `10s`, `1.5s`, `500ms`, or a plain
+ * number of milliseconds; commander's error when it is not one, or outside [minMs, maxMs].
+ */
+export function parseDurationMs(v: string, minMs = 0, maxMs = Number.MAX_SAFE_INTEGER): number {
+  const m = /^([0-9]+(?:\.[0-9]+)?)(ms|s|m|h)?$/.exec(v.trim());
+  const ms = m === null ? Number.NaN : Math.round(Number(m[1]) * durationUnitsMs[m[2] ?? 'ms']!);
+  if (!Number.isSafeInteger(ms) || ms < minMs || ms > maxMs) {
+    const range = minMs > 0 ? `at least ${minMs} ms` : 'not negative';
+    throw new InvalidArgumentError(
+      `expected a duration such as 3h, 30m, 10s or 500ms (plain numbers are ms), ${range}` +
+        (maxMs < Number.MAX_SAFE_INTEGER ? ` and at most ${maxMs} ms` : ''),
+    );
+  }
+  return ms;
+}
+
+/** A probability in [0, 1] (`--read-repair-chance`). */
+export function parseChance(v: string): number {
+  const n = v.trim() === '' ? Number.NaN : Number(v);
+  if (!(n >= 0 && n <= 1)) throw new InvalidArgumentError('expected a number from 0 to 1');
+  return n;
+}
+
+/** `--stream-rate` in MiB/s as bytes per second; 0 is unlimited. */
+export function parseStreamRate(v: string): number {
+  const n = v.trim() === '' ? Number.NaN : Number(v);
+  const bytes = Math.round(n * 1024 * 1024);
+  if (!(n >= 0) || !Number.isSafeInteger(bytes)) {
+    throw new InvalidArgumentError('expected MiB per second, a number >= 0 (0: unlimited)');
+  }
+  return bytes;
+}
+
 function parseMemoryMb(v: string): number {
   const n = Number(v);
   if (!Number.isSafeInteger(n) || n < memoryMbMin) {
@@ -74,6 +117,11 @@ function parseMemoryMb(v: string): number {
  * interval` fsyncs every 100 ms, so a machine crash may lose the last 100 ms of acknowledged
  * writes. `--memory-mb` is the node's memory budget: 160 MiB of it is kept for the runtime,
  * the rest (224 MiB by default) is shared by its tables' stores.
+ *
+ * With `--ring` the node joins a hashed-table ring (docs/ring.md); the other ring flags go to
+ * RingNodeOptions: `--bootstrap` for a node added to a ring that holds data (it streams its
+ * ranges before serving them), `--hint-window`, `--read-repair-chance`, `--repair-interval`,
+ * `--stream-rate` and `--ring-delay` (docs/cli.md). They are refused without `--ring`.
  */
 export function nodeCommand(): Command {
   return new Command('node')
@@ -105,21 +153,75 @@ export function nodeCommand(): Command {
       parseVnodes,
     )
     .option('--phi-threshold <phi>', 'phi above which a ring peer is down (default 8)', parsePhi)
+    .option(
+      '--bootstrap',
+      'new node joining a ring that holds data: stream its ranges before serving them',
+    )
+    .option(
+      '--hint-window <duration>',
+      'keep hints for a down replica this long, e.g. 3h, 30m, 10s, 500ms (default 3h)',
+      (v: string) => parseDurationMs(v, 1),
+    )
+    .option(
+      '--read-repair-chance <p>',
+      'chance (0..1) that a read below ALL repairs the row in the background (default 0.1)',
+      parseChance,
+    )
+    .option(
+      '--repair-interval <duration>',
+      'repair the ranges this node is first replica of this often, e.g. 24h (default: never)',
+      (v: string) => parseDurationMs(v, 1, timerMsMax),
+    )
+    .option(
+      '--stream-rate <MiB/s>',
+      'repair and range-movement streaming rate of this node, 0 = unlimited (default 64)',
+      parseStreamRate,
+    )
+    .option(
+      '--ring-delay <duration>',
+      'time for a ring change to reach every node by gossip before relying on it (default 5s)',
+      (v: string) => parseDurationMs(v, 0, timerMsMax),
+    )
     .action(
-      async (opts: {
-        listen: string;
-        dir: string;
-        name: string;
-        sync: 'always' | 'interval';
-        memoryMb: number;
-        metrics?: string;
-        ring?: boolean;
-        seeds?: string;
-        datacenter: string;
-        rack: string;
-        vnodes?: number;
-        phiThreshold?: number;
-      }) => {
+      async (
+        opts: {
+          listen: string;
+          dir: string;
+          name: string;
+          sync: 'always' | 'interval';
+          memoryMb: number;
+          metrics?: string;
+          ring?: boolean;
+          seeds?: string;
+          datacenter: string;
+          rack: string;
+          vnodes?: number;
+          phiThreshold?: number;
+          bootstrap?: boolean;
+          hintWindow?: number;
+          readRepairChance?: number;
+          repairInterval?: number;
+          streamRate?: number;
+          ringDelay?: number;
+        },
+        command: Command,
+      ) => {
+        const ringOnly = {
+          '--bootstrap': opts.bootstrap,
+          '--hint-window': opts.hintWindow,
+          '--read-repair-chance': opts.readRepairChance,
+          '--repair-interval': opts.repairInterval,
+          '--stream-rate': opts.streamRate,
+          '--ring-delay': opts.ringDelay,
+        };
+        const given = Object.keys(ringOnly).filter(
+          (k) => ringOnly[k as keyof typeof ringOnly] !== undefined,
+        );
+        if (opts.ring !== true && given.length > 0) {
+          command.error(
+            `error: ${given.join(', ')} ${given.length === 1 ? 'needs' : 'need'} --ring`,
+          );
+        }
         setFlagsFromString(`--heap-growing-percent=${v8HeapGrowingPercent}`);
         const dir = resolve(opts.dir);
         mkdirSync(dir, { recursive: true });
@@ -152,6 +254,18 @@ export function nodeCommand(): Command {
                 rack: opts.rack,
                 ...(opts.vnodes === undefined ? {} : { vnodes: opts.vnodes }),
                 ...(opts.phiThreshold === undefined ? {} : { phiThreshold: opts.phiThreshold }),
+                ...(opts.bootstrap === true ? { bootstrap: true } : {}),
+                ...(opts.hintWindow === undefined ? {} : { hintWindowMs: opts.hintWindow }),
+                ...(opts.readRepairChance === undefined
+                  ? {}
+                  : { coordinator: { readRepairChance: opts.readRepairChance } }),
+                ...(opts.repairInterval === undefined
+                  ? {}
+                  : { repairIntervalMs: opts.repairInterval }),
+                ...(opts.streamRate === undefined
+                  ? {}
+                  : { streamRateBytesPerSec: opts.streamRate }),
+                ...(opts.ringDelay === undefined ? {} : { ringDelayMs: opts.ringDelay }),
               }
             : undefined;
         const node = await startNodeService(env, {

@@ -29,6 +29,8 @@ import {
   defaultRingAddresses,
   formatLoad,
   formatRingStatus,
+  formatSeconds,
+  type RepairSession,
 } from './ring-command.js';
 
 const tesseraJs = fileURLToPath(new URL('../../bin/tessera.js', import.meta.url));
@@ -52,6 +54,28 @@ const endpoint = (
   generation: 1,
   heartbeat: 1,
   schema: '0-0',
+  ...over,
+});
+
+const repairSession = (over: Partial<RepairSession> = {}): RepairSession => ({
+  id: '10.0.0.1:10#1',
+  table: 'kv',
+  scope: 'all',
+  state: 'done',
+  startedMicros: 1_000_000,
+  finishedMicros: 3_500_000,
+  stats: {
+    groups: 4,
+    groupsDone: 4,
+    groupsIncomplete: 0,
+    leavesCompared: 16384,
+    leavesDiffering: 7,
+    rowsCompared: 900,
+    bytesCompared: 1024 * 1024,
+    rowsStreamed: 30,
+    bytesStreamed: 3072,
+    errors: [],
+  },
   ...over,
 });
 
@@ -92,6 +116,50 @@ describe('tessera ring output', () => {
     );
   });
 
+  it('shows Leaving and Left endpoints, then progress, hints and the last repair', () => {
+    const d: RingDescription = {
+      ...fixture,
+      endpoints: [
+        endpoint('10.0.0.1:10', { name: 'node10', progress: '' }),
+        endpoint('10.0.0.1:11', {
+          name: 'node11',
+          status: 'leaving',
+          alive: false,
+          progress: 'decommission: 3/12 streams, 1.2 MB',
+        }),
+        endpoint('10.0.0.1:12', { name: 'node12', status: 'left', owns: 0 }),
+        endpoint('10.0.0.1:13', { name: 'node13', status: 'left', owns: 0 }),
+      ],
+      hints: [
+        { target: '10.0.0.1:11', hints: 3, bytes: 2048, dropped: 0, corrupt: 0, corruptBytes: 0 },
+        { target: '10.0.0.1:10', hints: 0, bytes: 0, dropped: 0, corrupt: 0, corruptBytes: 0 },
+        { target: '10.9.9.9:1', hints: 1, bytes: 10, dropped: 2, corrupt: 0, corruptBytes: 0 },
+      ],
+      repairs: [
+        repairSession({ id: '10.0.0.1:10#1', state: 'failed' }),
+        repairSession({ id: '10.0.0.1:10#2' }),
+      ],
+    };
+    expect(formatRingStatus(d).split('\n')).toEqual([
+      'Datacenter: dc1',
+      'Status  State    Address      Name    Load  Tokens  Owns   Rack',
+      'Up      Normal   10.0.0.1:10  node10  0 B   2       25.0%  rack1',
+      'Down    Leaving  10.0.0.1:11  node11  0 B   2       25.0%  rack1',
+      'Up      Left     10.0.0.1:12  node12  0 B   2       0.0%   rack1',
+      'Up      Left     10.0.0.1:13  node13  0 B   2       0.0%   rack1',
+      '',
+      'Progress:',
+      '  10.0.0.1:11 (node11)  decommission: 3/12 streams, 1.2 MB',
+      '',
+      'Hints on 10.0.0.1:10, per target:',
+      '  10.0.0.1:11 (node11)  3 hints, 2.0 KiB',
+      '  10.9.9.9:1            1 hint, 10 B; 2 dropped (over the per-target limit)',
+      '',
+      'Last repair on 10.0.0.1:10: 10.0.0.1:10#2 of kv (scope all) done in 2.5 s: 4/4 replica ' +
+        'sets, 7 of 16384 leaves differing, 1.0 MiB compared, 30 rows (3.0 KiB) streamed',
+    ]);
+  });
+
   it("with a table: a header naming it and its replication, and the table's ownership", () => {
     const kv = formatRingStatus(fixture, 'kv').split('\n');
     expect(kv[0]).toBe('Table: kv (replication factor 2; Owns is effective ownership)');
@@ -123,9 +191,42 @@ describe('tessera ring output', () => {
     expect(formatLoad(3 * 1024 ** 4)).toBe('3.0 TiB');
   });
 
+  it('formats durations for people', () => {
+    expect(formatSeconds(0.04)).toBe('0.0 s');
+    expect(formatSeconds(12.34)).toBe('12.3 s');
+    expect(formatSeconds(125)).toBe('2 min 5 s');
+    expect(formatSeconds(3725)).toBe('1 h 2 min');
+  });
+
   it('checks a reply before use', () => {
     expect(checkDescription(fixture, 'x:1')).toBe(fixture);
+    const full = {
+      ...fixture,
+      endpoints: [{ ...fixture.endpoints[0], progress: 'bootstrap: 1/2 streams' }],
+      repairs: [repairSession()],
+      hints: [{ target: 'a:1', hints: 1, bytes: 9, dropped: 0, corrupt: 0, corruptBytes: 0 }],
+      coordinator: {
+        hintsStored: 1,
+        hintsHandedOff: 1,
+        readRepairs: 0,
+        backgroundReadRepairs: 0,
+        replicasRepaired: 0,
+      },
+    };
+    expect(checkDescription(full, 'x:1')).toBe(full);
+    const stats = repairSession().stats;
     const broken: unknown[] = [
+      { ...full, endpoints: [{ ...fixture.endpoints[0], progress: 3 }] },
+      { ...full, repairs: {} },
+      { ...full, repairs: [{ ...repairSession(), state: 'paused' }] },
+      { ...full, repairs: [{ ...repairSession(), scope: 'some' }] },
+      { ...full, repairs: [{ ...repairSession(), stats: { ...stats, groups: -1 } }] },
+      { ...full, repairs: [{ ...repairSession(), stats: { ...stats, errors: [7] } }] },
+      { ...full, repairs: [{ ...repairSession(), id: undefined }] },
+      { ...full, hints: [{ target: 'a:1', hints: '1', bytes: 9 }] },
+      { ...full, hints: [{ hints: 1, bytes: 9, dropped: 0, corrupt: 0, corruptBytes: 0 }] },
+      { ...full, coordinator: { ...full.coordinator, readRepairs: Number.NaN } },
+      { ...full, coordinator: [] },
       null,
       { endpoints: [], tables: [] },
       { self: 'a:1', endpoints: [] },
