@@ -1,5 +1,6 @@
 import { Command } from 'commander';
 import { lockBenchCommand } from './lock-bench.js';
+import { repairBenchCommand } from './repair-bench.js';
 import { ringGrowthBenchCommand } from './ring-growth.js';
 import { ringScaleBenchCommand } from './ring-scale.js';
 import { rpcBenchCommand } from './rpc-bench.js';
@@ -15,5 +16,6 @@ export function benchCommand(): Command {
     .addCommand(lockBenchCommand())
     .addCommand(ycsbBenchCommand())
     .addCommand(ringScaleBenchCommand())
-    .addCommand(ringGrowthBenchCommand());
+    .addCommand(ringGrowthBenchCommand())
+    .addCommand(repairBenchCommand());
 }
