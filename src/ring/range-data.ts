@@ -32,6 +32,17 @@ import { invalidArgument } from '../util/errors.js';
 import { digest16, LeafHashes } from './merkle.js';
 import { murmur3Token } from './murmur3.js';
 
+/**
+ * Rows a scan handles between two yields to the event loop. A scan of rows the store holds in
+ * memory never waits for I/O, and `for await` over it only queues microtasks: without yields a
+ * repair of a 40 MiB table held a node's event loop for ~2 s, and foreground p99 went from
+ * 10 ms to 2 s (`tessera bench repair`). 500 rows take a few milliseconds.
+ */
+export const SCAN_ROWS_PER_YIELD = 500;
+
+/** Lets other work run now and then: `pause` resolves after the current task (Env's defer). */
+export type Pause = () => Promise<void>;
+
 /** A row and its stored entries: the unit streamed between replicas. */
 export interface RawRow {
   readonly row: Uint8Array;
@@ -125,12 +136,15 @@ export async function buildLeaves(
   groups: number,
   depth: number,
   nowMicros: number,
+  pause?: Pause,
 ): Promise<LeavesResult> {
   const hashes = Array.from({ length: groups }, () => new LeafHashes(depth));
   let rows = 0;
   let bytes = 0;
+  let seen = 0;
   for await (const batch of tablet.rawScanBatches()) {
     for (const r of batch) {
+      if (pause !== undefined && ++seen % SCAN_ROWS_PER_YIELD === 0) await pause();
       const token = murmur3Token(r.row);
       const at = intervalOf(intervals, token);
       if (at < 0) continue;
@@ -166,13 +180,16 @@ export async function readRowsPage(
   intervals: TokenIntervals,
   after: Uint8Array | undefined,
   maxBytes: number,
+  pause?: Pause,
 ): Promise<RowsPage> {
   const rows: RawRow[] = [];
   let bytes = 0;
+  let seen = 0;
   const gen = tablet.rawScanBatches(undefined, after === undefined ? undefined : successor(after));
   try {
     for await (const batch of gen) {
       for (const r of batch) {
+        if (pause !== undefined && ++seen % SCAN_ROWS_PER_YIELD === 0) await pause();
         if (intervalOf(intervals, murmur3Token(r.row)) < 0) continue;
         rows.push(r);
         bytes += rawRowBytes(r.row, r.entries);

@@ -338,6 +338,12 @@ export class RingNode implements ReplicaTransport, RangeTransport {
     return this.membership.self;
   }
 
+  /** A yield to other work, for long scans (range-data.ts's SCAN_ROWS_PER_YIELD). */
+  private readonly pause = (): Promise<void> =>
+    new Promise((resolve) => {
+      this.env.timers.defer(resolve);
+    });
+
   /**
    * A call of repair or streaming, tried up to STREAM_CALL_ATTEMPTS times a second apart when
    * the connection fails: a connection opened during a partition can take a retransmission to
@@ -687,6 +693,7 @@ export class RingNode implements ReplicaTransport, RangeTransport {
         request.groups,
         request.depth,
         request.nowMicros,
+        this.pause,
       );
     }
     const reply = (await this.streamCall(endpoint, 'ring.leaves', {
@@ -747,7 +754,7 @@ export class RingNode implements ReplicaTransport, RangeTransport {
       throw invalidArgument('now must be wall-clock microseconds');
     }
     const list = intervals.map((iv, i) => ({ ...iv, group: groupOf[i] as number }));
-    return buildLeaves(tablet, tablet.schema, tokenIntervals(list), groups, depth, now);
+    return buildLeaves(tablet, tablet.schema, tokenIntervals(list), groups, depth, now, this.pause);
   }
 
   async rows(
@@ -758,7 +765,13 @@ export class RingNode implements ReplicaTransport, RangeTransport {
     maxBytes: number,
   ): Promise<RowsPage> {
     if (endpoint === this.id) {
-      return readRowsPage(this.hashedTablet(table), tokenIntervals(intervals), after, maxBytes);
+      return readRowsPage(
+        this.hashedTablet(table),
+        tokenIntervals(intervals),
+        after,
+        maxBytes,
+        this.pause,
+      );
     }
     const reply = (await this.streamCall(endpoint, 'ring.rows', {
       table,
@@ -785,7 +798,13 @@ export class RingNode implements ReplicaTransport, RangeTransport {
       throw invalidArgument('maxBytes must be a positive integer');
     }
     // Replies must fit a frame: pages are cut well below the RPC limit.
-    const page = await readRowsPage(tablet, intervals, after, Math.min(maxBytes, 4 << 20));
+    const page = await readRowsPage(
+      tablet,
+      intervals,
+      after,
+      Math.min(maxBytes, 4 << 20),
+      this.pause,
+    );
     return {
       rows: rowsToWire(page.rows),
       ...(page.next === undefined ? {} : { next: page.next }),
