@@ -109,7 +109,9 @@ export function rowDigest(
 ): Uint8Array | undefined {
   const cells = resolveRawEntries(row, entries, { now: nowMicros }, familyOptionsLookup(schema));
   if (cells.length === 0) return undefined;
-  const w = new ByteWriter();
+  // One writer reused for every row (a writer per row was a quarter of a repair's CPU).
+  const w = digestWriter;
+  w.reset();
   w.lengthPrefixed(row);
   for (const c of cells) {
     w.lengthPrefixed(c.family);
@@ -117,8 +119,11 @@ export function rowDigest(
     w.varint(c.timestamp);
     w.lengthPrefixed(c.value);
   }
-  return digest16(w.finish());
+  return digest16(w.peek());
 }
+
+/** rowDigest's scratch writer: it is used synchronously, so one per process serves. */
+const digestWriter = new ByteWriter();
 
 export interface LeavesResult {
   /** Per group, its leaves (LeafHashes.bytes). */

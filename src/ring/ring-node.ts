@@ -45,7 +45,7 @@ import {
   strategyOf,
 } from './coordinator.js';
 import { HINT_WINDOW_MICROS_DEFAULT, HintStore } from './hint-store.js';
-import { MERKLE_DEPTH_DEFAULT, MERKLE_DEPTH_MAX } from './merkle.js';
+import { MERKLE_DEPTH_MAX } from './merkle.js';
 import {
   applyRows,
   buildLeaves,
@@ -142,7 +142,7 @@ export interface RingNodeOptions {
   readonly repairIntervalMs?: number;
   /** Bytes per second this node streams for repair and range movements (0: unlimited). */
   readonly streamRateBytesPerSec?: number;
-  /** Merkle tree depth for repair (default 12: 4,096 leaves). */
+  /** Merkle tree depth for repair (default: repairDepth's choice, 8–15). */
   readonly merkleDepth?: number;
 }
 
@@ -153,6 +153,28 @@ interface NodeFile {
   readonly bootstrapped: boolean;
   /** True once the node was decommissioned: it must not rejoin with these tokens. */
   readonly decommissioned?: boolean;
+}
+
+/** Leaves one endpoint builds for one table's repair, over all its replica sets: 16 MiB. */
+const REPAIR_LEAVES_PER_ENDPOINT = 1 << 20;
+/** Tree depths the repair picks from when none is configured. */
+const REPAIR_DEPTH_MIN = 8;
+const REPAIR_DEPTH_MAX = 15;
+
+/**
+ * The Merkle depth of a table's repair: as deep as the replica sets an endpoint belongs to
+ * allow within REPAIR_LEAVES_PER_ENDPOINT. A set covers about RF/N of the token space, so on
+ * a small ring one set holds everything and deserves fine leaves (2^15: a differing leaf of a
+ * 100,000-row table streams ~3 rows, not the ~25 of 2^12), while on a large ring each endpoint
+ * is in hundreds of sets, each holding little.
+ */
+export function repairDepth(groups: readonly RepairGroup[]): number {
+  const perEndpoint = new Map<string, number>();
+  for (const g of groups)
+    for (const e of g.replicas) perEndpoint.set(e, (perEndpoint.get(e) ?? 0) + 1);
+  const most = Math.max(1, ...perEndpoint.values());
+  const depth = Math.floor(Math.log2(REPAIR_LEAVES_PER_ENDPOINT / most));
+  return Math.min(REPAIR_DEPTH_MAX, Math.max(REPAIR_DEPTH_MIN, depth));
 }
 
 /** Repair sessions kept for ring.describe. */
@@ -283,8 +305,11 @@ export class RingNode implements ReplicaTransport, RangeTransport {
     // tokens with it and the node comes back owning other ranges.
     const cut = options.dir.replace(/\/+$/, '').lastIndexOf('/');
     await env.fs.syncDir(cut <= 0 ? '/' : options.dir.slice(0, cut));
-    const depth = options.merkleDepth ?? MERKLE_DEPTH_DEFAULT;
-    if (!Number.isInteger(depth) || depth < 1 || depth > MERKLE_DEPTH_MAX) {
+    const depth = options.merkleDepth;
+    if (
+      depth !== undefined &&
+      (!Number.isInteger(depth) || depth < 1 || depth > MERKLE_DEPTH_MAX)
+    ) {
       throw invalidArgument(`merkleDepth must be an integer in [1, ${MERKLE_DEPTH_MAX}]`);
     }
     const stored = await loadNodeFile(env, options.dir);
@@ -893,7 +918,6 @@ export class RingNode implements ReplicaTransport, RangeTransport {
     scope: 'all' | 'local' | 'primary',
   ): Promise<void> {
     const tables = this.hashedTables().filter((t) => table === undefined || t.name === table);
-    const depth = this.options.merkleDepth ?? MERKLE_DEPTH_DEFAULT;
     const nowMicros = this.env.clock.nowMicros();
     const stats: RepairStats = info.stats;
     for (const [i, schema] of tables.entries()) {
@@ -903,6 +927,7 @@ export class RingNode implements ReplicaTransport, RangeTransport {
           (scope === 'local' ? r.replicas.includes(this.id) : r.replicas[0] === this.id),
       );
       const groups: RepairGroup[] = [...groupByReplicas(ranges).values()];
+      const depth = this.options.merkleDepth ?? repairDepth(groups);
       const progress = () =>
         this.membership.setProgress(
           `repair ${schema.name} (${i + 1}/${tables.length}): ${stats.groupsDone}/${stats.groups} ` +
