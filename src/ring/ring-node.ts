@@ -155,8 +155,13 @@ interface NodeFile {
   readonly decommissioned?: boolean;
 }
 
-/** Leaves one endpoint builds for one table's repair, over all its replica sets: 16 MiB. */
-const REPAIR_LEAVES_PER_ENDPOINT = 1 << 20;
+/**
+ * Leaves one endpoint builds for one table's repair, over all its replica sets: 8 MiB, so the
+ * reply fits a frame (16 MiB by default) with room to spare.
+ */
+const REPAIR_LEAVES_PER_ENDPOINT = 1 << 19;
+/** The most leaf bytes one ring.leaves reply may carry (below the 16 MiB frame default). */
+const LEAVES_REPLY_BYTES_MAX = 12 * 1024 * 1024;
 /** Tree depths the repair picks from when none is configured. */
 const REPAIR_DEPTH_MIN = 8;
 const REPAIR_DEPTH_MAX = 15;
@@ -764,9 +769,9 @@ export class RingNode implements ReplicaTransport, RangeTransport {
     if (typeof groups !== 'number' || !Number.isInteger(groups) || groups < 1) {
       throw invalidArgument('groups must be a positive integer');
     }
-    // Every group's leaves are answered: bound what one request may ask for.
-    if (groups * (16 << depth) > 64 * 1024 * 1024) {
-      throw invalidArgument('groups x leaves exceed 64 MiB');
+    // Every group's leaves are answered in one reply, which must fit a frame.
+    if (groups * (16 << depth) > LEAVES_REPLY_BYTES_MAX) {
+      throw invalidArgument(`groups x leaves exceed ${LEAVES_REPLY_BYTES_MAX} bytes`);
     }
     if (
       !Array.isArray(groupOf) ||
