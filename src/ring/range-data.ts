@@ -249,3 +249,81 @@ export async function applyRows(tablet: Tablet, rows: readonly RawRow[]): Promis
     for (const m of mutationsOf(r.row, r.entries)) writes.push(tablet.mutate(m));
   await Promise.all(writes);
 }
+
+/**
+ * A row's digest for row-by-row comparison: rowDigest when a read sees something, else (the
+ * row holds only tombstones) a digest of its tombstones, so a delete one replica holds still
+ * shows as a difference from a replica holding what it deleted.
+ */
+export function rowListDigest(
+  schema: TableSchema,
+  row: Uint8Array,
+  entries: readonly RawEntry[],
+  nowMicros: number,
+): Uint8Array {
+  const seen = rowDigest(schema, row, entries, nowMicros);
+  if (seen !== undefined) return seen;
+  const w = digestWriter;
+  w.reset();
+  w.u8(0xff); // a marker: tombstones are encoded apart from what rowDigest encodes
+  w.lengthPrefixed(row);
+  for (const e of entries) {
+    w.u8(e.kind);
+    w.lengthPrefixed(e.family);
+    w.lengthPrefixed(e.qualifier);
+    w.varint(e.timestamp);
+  }
+  return digest16(w.peek());
+}
+
+export interface DigestsPage {
+  readonly rows: { readonly row: Uint8Array; readonly digest: Uint8Array }[];
+  /** The last row given, to ask for the next page after it; undefined at the end. */
+  readonly next: Uint8Array | undefined;
+}
+
+/**
+ * The replica's rows in the intervals with their rowListDigest, in key order, from after
+ * `after`, at most `maxRows`: what repair compares row by row under differing leaves.
+ */
+export async function readDigestsPage(
+  tablet: Tablet,
+  intervals: TokenIntervals,
+  after: Uint8Array | undefined,
+  maxRows: number,
+  nowMicros: number,
+  pause?: Pause,
+): Promise<DigestsPage> {
+  const rows: { row: Uint8Array; digest: Uint8Array }[] = [];
+  let seen = 0;
+  const gen = tablet.rawScanBatches(undefined, after === undefined ? undefined : successor(after));
+  try {
+    for await (const batch of gen) {
+      for (const r of batch) {
+        if (pause !== undefined && ++seen % SCAN_ROWS_PER_YIELD === 0) await pause();
+        if (intervalOf(intervals, murmur3Token(r.row)) < 0) continue;
+        rows.push({
+          row: r.row,
+          digest: rowListDigest(tablet.schema, r.row, r.entries, nowMicros),
+        });
+        if (rows.length >= maxRows) return { rows, next: r.row };
+      }
+    }
+  } finally {
+    await gen.return(undefined);
+  }
+  return { rows, next: undefined };
+}
+
+/** The raw rows of `keys` that the replica holds (rows it holds nothing of are left out). */
+export async function readRowsByKey(
+  tablet: Tablet,
+  keys: readonly Uint8Array[],
+): Promise<RawRow[]> {
+  const out: RawRow[] = [];
+  for (const row of keys) {
+    const entries = await tablet.rawRow(row);
+    if (entries.length > 0) out.push({ row, entries });
+  }
+  return out;
+}

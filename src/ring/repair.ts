@@ -1,9 +1,9 @@
 /**
  * Anti-entropy repair of one hashed table (Dynamo's and Cassandra's): the replicas of each
- * token range build Merkle trees of what they hold there, the trees are compared, and only
- * the rows under differing leaves are streamed, both ways between each pair of replicas that
- * differ. Afterwards every pair holds the union of what either held, which resolves by
- * timestamp exactly as a read across them would.
+ * token range build Merkle trees of what they hold there, the trees are compared, and under
+ * the differing leaves only, each pair of replicas that differ lists its rows with digests and
+ * sends the other the rows it lacks or holds differently. Afterwards every pair holds the
+ * union of what either held, which resolves by timestamp exactly as a read across them would.
  *
  * Ranges are taken by replica set ("group"): the primary ranges whose replicas are the same
  * nodes are compared together, one tree per group. Each replica builds the trees of all its
@@ -16,14 +16,15 @@
  * same for every replica, so TTL expiry cannot make two replicas look different.
  */
 import type { RateLimiter } from '../storage/index.js';
+import { equalBytes, toHex } from '../util/bytes.js';
 import { toTesseraError } from '../util/errors.js';
 import { leafIntervals, MerkleTree } from './merkle.js';
+import { rawRowBytes } from './range-data.js';
 import {
   type Interval,
   intersectIntervals,
   mergeIntervals,
   type RangeTransport,
-  streamIntervals,
 } from './streaming.js';
 import { rangeIntervals, type TokenRange } from './token-ranges.js';
 
@@ -79,7 +80,6 @@ export interface RepairOptions {
   readonly nowMicros: number;
   readonly isAlive: (endpoint: string) => boolean;
   readonly limiter?: RateLimiter;
-  readonly pageBytes?: number;
   /** Called as work is done, for progress. */
   readonly onProgress?: (stats: RepairStats) => void;
 }
@@ -157,32 +157,20 @@ export async function repairTable(
     }
   });
   options.onProgress?.(stats);
-  // Streams both ways between each differing pair; pairs in turn, so a repair's load on any
-  // one node stays bounded.
+  // Between each differing pair, row by row under the differing leaves: each side sends the
+  // rows the other lacks or holds differently. Pairs in turn, so a repair's load on any one
+  // node stays bounded.
   const failed: [string, string][] = [];
   for (const p of pairs.values()) {
     const where = mergeIntervals(p.intervals);
-    for (const [from, to] of [
-      [p.a, p.b],
-      [p.b, p.a],
-    ] as const) {
-      try {
-        await streamIntervals(transport, table, from, [to], where, {
-          ...(options.limiter === undefined ? {} : { limiter: options.limiter }),
-          ...(options.pageBytes === undefined ? {} : { pageBytes: options.pageBytes }),
-          onPage: (rows, bytes) => {
-            stats.rowsStreamed += rows;
-            stats.bytesStreamed += bytes;
-            options.onProgress?.(stats);
-          },
-        });
-      } catch (err) {
-        failed.push([from, to]);
-        noteError(
-          stats,
-          `${table}: streaming ${from} -> ${to} failed: ${toTesseraError(err).message}`,
-        );
-      }
+    try {
+      await syncPair(transport, table, p.a, p.b, where, options, stats);
+    } catch (err) {
+      failed.push([p.a, p.b]);
+      noteError(
+        stats,
+        `${table}: syncing ${p.a} and ${p.b} failed: ${toTesseraError(err).message}`,
+      );
     }
   }
   groups.forEach((g, gi) => {
@@ -192,4 +180,78 @@ export async function repairTable(
   });
   options.onProgress?.(stats);
   return stats;
+}
+
+/** Rows of row digests asked for per page, and rows fetched per request. */
+const DIGEST_PAGE_ROWS = 10_000;
+const FETCH_ROWS = 256;
+
+/** Every row of the endpoint in the intervals with its digest, by row key (hex). */
+async function allDigests(
+  transport: RangeTransport,
+  endpoint: string,
+  table: string,
+  where: readonly Interval[],
+  nowMicros: number,
+): Promise<Map<string, { row: Uint8Array; digest: Uint8Array }>> {
+  const out = new Map<string, { row: Uint8Array; digest: Uint8Array }>();
+  let after: Uint8Array | undefined;
+  for (;;) {
+    const page = await transport.digests(
+      endpoint,
+      table,
+      where,
+      after,
+      DIGEST_PAGE_ROWS,
+      nowMicros,
+    );
+    for (const r of page.rows) out.set(toHex(r.row), r);
+    if (page.next === undefined) return out;
+    after = page.next;
+  }
+}
+
+/**
+ * Brings two replicas in step over `where` (Cassandra's differencing, but per row, not per
+ * range): both list their rows there with digests, and each sends the other, as raw entries,
+ * the rows the other lacks or holds differently. A differing leaf of a big table holds many
+ * rows that agree; they stay put. Applying merges by timestamp, so both end with the union.
+ */
+async function syncPair(
+  transport: RangeTransport,
+  table: string,
+  a: string,
+  b: string,
+  where: readonly Interval[],
+  options: RepairOptions,
+  stats: RepairStats,
+): Promise<void> {
+  const [da, db] = await Promise.all([
+    allDigests(transport, a, table, where, options.nowMicros),
+    allDigests(transport, b, table, where, options.nowMicros),
+  ]);
+  const differing = (mine: typeof da, theirs: typeof da): Uint8Array[] => {
+    const keys: Uint8Array[] = [];
+    for (const [k, r] of mine) {
+      const t = theirs.get(k);
+      if (t === undefined || !equalBytes(t.digest, r.digest)) keys.push(r.row);
+    }
+    return keys;
+  };
+  for (const [from, to, keys] of [
+    [a, b, differing(da, db)],
+    [b, a, differing(db, da)],
+  ] as const) {
+    for (let i = 0; i < keys.length; i += FETCH_ROWS) {
+      const rows = await transport.fetch(from, table, keys.slice(i, i + FETCH_ROWS));
+      if (rows.length === 0) continue;
+      let bytes = 0;
+      for (const r of rows) bytes += rawRowBytes(r.row, r.entries);
+      await options.limiter?.acquire(bytes);
+      await transport.apply(to, table, rows);
+      stats.rowsStreamed += rows.length;
+      stats.bytesStreamed += bytes;
+      options.onProgress?.(stats);
+    }
+  }
 }

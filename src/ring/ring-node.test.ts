@@ -362,6 +362,7 @@ describe('ring nodes', () => {
             'now',
             'after',
             'maxBytes',
+            'maxRows',
             'rows',
             'scope',
             'id',
@@ -385,6 +386,8 @@ describe('ring nodes', () => {
         'ring.leaves',
         'ring.rows',
         'ring.apply',
+        'ring.digests',
+        'ring.fetch',
         'ring.repair',
         'ring.removenode',
       ]);

@@ -49,6 +49,9 @@ import { MERKLE_DEPTH_MAX } from './merkle.js';
 import {
   applyRows,
   buildLeaves,
+  type DigestsPage,
+  readDigestsPage,
+  readRowsByKey,
   readRowsPage,
   type RawRow,
   type RowsPage,
@@ -97,6 +100,9 @@ export const DATACENTER_DEFAULT = 'dc1';
 export const RACK_DEFAULT = 'rack1';
 /** How long tree building, a page of rows or applying one may take on a replica. */
 export const STREAM_CALL_TIMEOUT_MS = 120_000;
+/** Most rows of one ring.digests reply and one ring.fetch request. */
+export const DIGESTS_PAGE_ROWS_MAX = 20_000;
+export const FETCH_ROWS_MAX = 1000;
 /** Attempts of one such call when the connection fails (see RingNode.streamCall). */
 export const STREAM_CALL_ATTEMPTS = 5;
 /**
@@ -850,6 +856,95 @@ export class RingNode implements ReplicaTransport, RangeTransport {
     await this.streamCall(endpoint, 'ring.apply', { table, rows: rowsToWire(rows) });
   }
 
+  async digests(
+    endpoint: string,
+    table: string,
+    intervals: readonly Interval[],
+    after: Uint8Array | undefined,
+    maxRows: number,
+    nowMicros: number,
+  ): Promise<DigestsPage> {
+    if (endpoint === this.id) {
+      const tablet = this.hashedTablet(table);
+      const iv = tokenIntervals(intervals);
+      return readDigestsPage(tablet, iv, after, maxRows, nowMicros, this.pause);
+    }
+    const reply = (await this.streamCall(endpoint, 'ring.digests', {
+      table,
+      intervals: intervalsToWire(intervals),
+      ...(after === undefined ? {} : { after }),
+      maxRows,
+      now: nowMicros,
+    })) as { rows?: unknown; next?: unknown };
+    const { rows, next } = reply;
+    if (
+      !Array.isArray(rows) ||
+      rows.length % 2 !== 0 ||
+      (next !== undefined && !(next instanceof Uint8Array))
+    ) {
+      throw new TesseraError('PROTOCOL_ERROR', 'ring.digests answered a malformed page');
+    }
+    const out: { row: Uint8Array; digest: Uint8Array }[] = [];
+    for (let i = 0; i < rows.length; i += 2) {
+      const row = rows[i] as unknown;
+      const digest = rows[i + 1] as unknown;
+      if (!(row instanceof Uint8Array) || !(digest instanceof Uint8Array) || digest.length !== 16) {
+        throw new TesseraError('PROTOCOL_ERROR', 'ring.digests answered a malformed row');
+      }
+      out.push({ row, digest });
+    }
+    return { rows: out, next };
+  }
+
+  private async onDigests(req: unknown): Promise<{ rows: Uint8Array[]; next?: Uint8Array }> {
+    const o = requestChecks.obj(req, 'request');
+    const tablet = this.hashedTablet(requestChecks.tableName(o));
+    const intervals = tokenIntervals(intervalsFromWire(o['intervals'], 'intervals'));
+    const after = o['after'] === undefined ? undefined : requestChecks.bytes(o, 'after', 'after');
+    const maxRows = o['maxRows'];
+    const now = o['now'];
+    if (typeof maxRows !== 'number' || !Number.isInteger(maxRows) || maxRows < 1) {
+      throw invalidArgument('maxRows must be a positive integer');
+    }
+    if (typeof now !== 'number' || !Number.isSafeInteger(now) || now < 0) {
+      throw invalidArgument('now must be wall-clock microseconds');
+    }
+    // Replies must fit a frame: at most 20,000 rows (keys are at most a few KiB each).
+    const page = await readDigestsPage(
+      tablet,
+      intervals,
+      after,
+      Math.min(maxRows, DIGESTS_PAGE_ROWS_MAX),
+      now,
+      this.pause,
+    );
+    const rows: Uint8Array[] = [];
+    for (const r of page.rows) rows.push(r.row, r.digest);
+    return { rows, ...(page.next === undefined ? {} : { next: page.next }) };
+  }
+
+  async fetch(endpoint: string, table: string, keys: readonly Uint8Array[]): Promise<RawRow[]> {
+    if (endpoint === this.id) return readRowsByKey(this.hashedTablet(table), keys);
+    const reply = (await this.streamCall(endpoint, 'ring.fetch', { table, rows: keys })) as {
+      rows?: unknown;
+    };
+    return rowsFromWire(reply.rows, 'ring.fetch', false);
+  }
+
+  private async onFetch(req: unknown): Promise<{ rows: unknown[] }> {
+    const o = requestChecks.obj(req, 'request');
+    const tablet = this.hashedTablet(requestChecks.tableName(o));
+    const keys = o['rows'];
+    if (
+      !Array.isArray(keys) ||
+      keys.length > FETCH_ROWS_MAX ||
+      !keys.every((k) => k instanceof Uint8Array && k.length > 0)
+    ) {
+      throw invalidArgument(`rows must be at most ${FETCH_ROWS_MAX} non-empty row keys`);
+    }
+    return { rows: rowsToWire(await readRowsByKey(tablet, keys as Uint8Array[])) };
+  }
+
   private async onApply(req: unknown): Promise<Record<string, never>> {
     const o = requestChecks.obj(req, 'request');
     const tablet = this.hashedTablet(requestChecks.tableName(o));
@@ -1211,6 +1306,8 @@ export class RingNode implements ReplicaTransport, RangeTransport {
     server.handle('ring.leaves', (req: unknown) => this.onLeaves(req));
     server.handle('ring.rows', (req: unknown) => this.onRows(req));
     server.handle('ring.apply', (req: unknown) => this.onApply(req));
+    server.handle('ring.digests', (req: unknown) => this.onDigests(req));
+    server.handle('ring.fetch', (req: unknown) => this.onFetch(req));
     server.handle('ring.repair', (req: unknown) => this.onRepair(req));
     server.handle('ring.decommission', () => this.onDecommission());
     server.handle('ring.removenode', (req: unknown) => this.onRemoveNode(req));

@@ -12,6 +12,8 @@
  *   ring.leaves    {table, intervals, groups, depth, now} -> {leaves, rows, bytes}   Merkle leaves
  *   ring.rows      {table, intervals, after?, maxBytes}    -> {rows, next?, bytes}   raw rows, paged
  *   ring.apply     {table, rows}            -> {}            merge streamed rows
+ *   ring.digests   {table, intervals, after?, maxRows, now} -> {rows, next?}  row digests, paged
+ *   ring.fetch     {table, rows}            -> {rows}        raw rows by key
  *   ring.repair    {table?, scope?}         -> {id}          start a repair session (repair-session.ts)
  *   ring.decommission {}                    -> {}            start handing this node's ranges over
  *   ring.removenode {id}                    -> {}            remove a dead node, rebuild its replicas
@@ -42,6 +44,8 @@ export const RING_METHODS = [
   'ring.leaves',
   'ring.rows',
   'ring.apply',
+  'ring.digests',
+  'ring.fetch',
   'ring.repair',
   'ring.decommission',
   'ring.removenode',

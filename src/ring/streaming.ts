@@ -11,7 +11,7 @@
  * network from foreground requests.
  */
 import type { RateLimiter } from '../storage/index.js';
-import type { RawRow, RowsPage } from './range-data.js';
+import type { DigestsPage, RawRow, RowsPage } from './range-data.js';
 
 /** An inclusive token interval [lo, hi]. */
 export interface Interval {
@@ -42,6 +42,17 @@ export interface RangeTransport {
   ): Promise<RowsPage>;
   /** Applies streamed rows on the endpoint. */
   apply(endpoint: string, table: string, rows: readonly RawRow[]): Promise<void>;
+  /** A page of the endpoint's rows in the intervals with their digests (range-data.ts). */
+  digests(
+    endpoint: string,
+    table: string,
+    intervals: readonly Interval[],
+    after: Uint8Array | undefined,
+    maxRows: number,
+    nowMicros: number,
+  ): Promise<DigestsPage>;
+  /** The endpoint's raw rows of `keys` (those it holds anything of). */
+  fetch(endpoint: string, table: string, keys: readonly Uint8Array[]): Promise<RawRow[]>;
 }
 
 /** Bytes of raw rows per streamed page. */
