@@ -40,8 +40,12 @@ import { murmur3Token } from './murmur3.js';
  */
 export const SCAN_ROWS_PER_YIELD = 500;
 
-/** Lets other work run now and then: `pause` resolves after the current task (Env's defer). */
-export type Pause = () => Promise<void>;
+/**
+ * Lets other work run now and then: resolves after the current task (Env's defer), and after
+ * the rate limiter let `bytes` through — the bytes scanned since the last pause, so a node's
+ * `--stream-rate` bounds the reading for trees and digests as well as the streaming.
+ */
+export type Pause = (bytes: number) => Promise<void>;
 
 /** A row and its stored entries: the unit streamed between replicas. */
 export interface RawRow {
@@ -147,9 +151,14 @@ export async function buildLeaves(
   let rows = 0;
   let bytes = 0;
   let seen = 0;
+  let scanned = 0;
   for await (const batch of tablet.rawScanBatches()) {
     for (const r of batch) {
-      if (pause !== undefined && ++seen % SCAN_ROWS_PER_YIELD === 0) await pause();
+      scanned += rawRowBytes(r.row, r.entries);
+      if (pause !== undefined && ++seen % SCAN_ROWS_PER_YIELD === 0) {
+        await pause(scanned);
+        scanned = 0;
+      }
       const token = murmur3Token(r.row);
       const at = intervalOf(intervals, token);
       if (at < 0) continue;
@@ -194,7 +203,7 @@ export async function readRowsPage(
   try {
     for await (const batch of gen) {
       for (const r of batch) {
-        if (pause !== undefined && ++seen % SCAN_ROWS_PER_YIELD === 0) await pause();
+        if (pause !== undefined && ++seen % SCAN_ROWS_PER_YIELD === 0) await pause(0);
         if (intervalOf(intervals, murmur3Token(r.row)) < 0) continue;
         rows.push(r);
         bytes += rawRowBytes(r.row, r.entries);
@@ -296,11 +305,16 @@ export async function readDigestsPage(
 ): Promise<DigestsPage> {
   const rows: { row: Uint8Array; digest: Uint8Array }[] = [];
   let seen = 0;
+  let scanned = 0;
   const gen = tablet.rawScanBatches(undefined, after === undefined ? undefined : successor(after));
   try {
     for await (const batch of gen) {
       for (const r of batch) {
-        if (pause !== undefined && ++seen % SCAN_ROWS_PER_YIELD === 0) await pause();
+        scanned += rawRowBytes(r.row, r.entries);
+        if (pause !== undefined && ++seen % SCAN_ROWS_PER_YIELD === 0) {
+          await pause(scanned);
+          scanned = 0;
+        }
         if (intervalOf(intervals, murmur3Token(r.row)) < 0) continue;
         rows.push({
           row: r.row,

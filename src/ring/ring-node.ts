@@ -374,11 +374,13 @@ export class RingNode implements ReplicaTransport, RangeTransport {
     return this.membership.self;
   }
 
-  /** A yield to other work, for long scans (range-data.ts's SCAN_ROWS_PER_YIELD). */
-  private readonly pause = (): Promise<void> =>
-    new Promise((resolve) => {
+  /** A yield to other work, for long scans (range-data.ts's Pause). */
+  private readonly pause = async (bytes: number): Promise<void> => {
+    if (bytes > 0) await this.limiter.acquire(bytes);
+    await new Promise<void>((resolve) => {
       this.env.timers.defer(resolve);
     });
+  };
 
   /**
    * A call of repair or streaming, tried up to STREAM_CALL_ATTEMPTS times a second apart when
