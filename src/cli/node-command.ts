@@ -174,7 +174,7 @@ export function nodeCommand(): Command {
     )
     .option(
       '--stream-rate <MiB/s>',
-      'repair and range-movement streaming rate of this node, 0 = unlimited (default 64)',
+      'repair and range-movement reading and streaming rate of this node, 0 = unlimited (default 16)',
       parseStreamRate,
     )
     .option(

@@ -110,8 +110,13 @@ export const STREAM_CALL_ATTEMPTS = 5;
  * (Cassandra's RING_DELAY, 30 s there; gossip here reaches 100 nodes in ~5 rounds).
  */
 export const RING_DELAY_MS_DEFAULT = 5000;
-/** Streaming and repair rate per node when none is given (Cassandra's stream_throughput: 24 MiB/s). */
-export const STREAM_RATE_BYTES_PER_SEC_DEFAULT = 64 * 1024 * 1024;
+/**
+ * The rate a node reads (for trees and digests) and streams for repair and range movements
+ * when none is given. `tessera bench repair` (docs/benchmarks.md): at 64 MiB/s a repair took
+ * foreground p99 from 5 ms to ~120 ms, at 16 to ~70 ms, at 8 to ~27 ms, each halving doubling
+ * the repair's time. 16 MiB/s is Cassandra's old compaction throughput default.
+ */
+export const STREAM_RATE_BYTES_PER_SEC_DEFAULT = 16 * 1024 * 1024;
 
 export interface RingNodeOptions {
   /** The node's name, for people (`tessera ring`). */
