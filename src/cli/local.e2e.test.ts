@@ -19,10 +19,9 @@
  * says so); under `npm test` a missing build is a failure. TESSERA_E2E_KEEP=1 keeps the dir.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { ClusterFile } from './local-command.js';
 import type { RingDescription } from '../ring/index.js';
@@ -34,11 +33,8 @@ import { Mutation } from '../model/index.js';
 import { fromUtf8 } from '../util/bytes.js';
 import { toTesseraError } from '../util/errors.js';
 import { RpcClient } from '../wire/index.js';
+import { skippedWithoutBuild, sleep, tessera, tesseraJs } from './testing/ring-processes.js';
 
-const tesseraJs = fileURLToPath(new URL('../../bin/tessera.js', import.meta.url));
-const mainJs = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url));
-const haveBuild = existsSync(mainJs);
-const underNpmTest = process.env.npm_lifecycle_event === 'test';
 const keep = process.env.TESSERA_E2E_KEEP === '1';
 
 const dir = mkdtempSync(join(tmpdir(), 'tessera-e2e-'));
@@ -56,8 +52,6 @@ afterAll(async () => {
   if (keep) console.log(`e2e directory kept: ${dir}`);
   else rmSync(dir, { recursive: true, force: true });
 });
-
-const sleep = (ms: number) => new Promise((done) => setTimeout(done, ms));
 
 function readCluster(): ClusterFile | undefined {
   try {
@@ -121,15 +115,7 @@ function exec(address: string, command: string) {
 const rowKey = (i: number) => `row${String(i).padStart(6, '0')}`;
 
 describe('tessera local, end to end (real processes)', () => {
-  if (!haveBuild) {
-    const why = `${mainJs} is missing: run \`npm run build\` first (npm test does)`;
-    if (underNpmTest) it('has the built tessera command', () => expect.fail(why));
-    else {
-      console.warn(`local.e2e.test.ts skipped: ${why}`);
-      it.skip(`tessera local end to end (skipped: ${why})`, () => {});
-    }
-    return;
-  }
+  if (skippedWithoutBuild('tessera local end to end')) return;
 
   it('serves a table; checkAndMutate races have one winner; acknowledged writes survive SIGKILL; bad input gets clear errors; a restart finds the data', async () => {
     const first = await startLocal();
@@ -376,12 +362,7 @@ describe('tessera local, end to end (real processes)', () => {
       const until = Date.now() + 15_000;
       let last = '';
       for (;;) {
-        const run = await tesseraAsync([
-          'ring',
-          '--json',
-          '--connect',
-          running.processes[0]!.address,
-        ]);
+        const run = await tessera(['ring', '--json', '--connect', running.processes[0]!.address]);
         expect(run.status, run.stderr).toBe(0);
         last = run.stdout;
         const d = JSON.parse(run.stdout) as RingDescription;
@@ -406,15 +387,3 @@ describe('tessera local, end to end (real processes)', () => {
     }
   }, 60_000);
 });
-
-/** Runs `tessera <args>` as a child process without blocking this one (its pipes keep flowing). */
-function tesseraAsync(
-  args: readonly string[],
-): Promise<{ status: number | null; stdout: string; stderr: string }> {
-  const proc = spawn(process.execPath, [tesseraJs, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  proc.stdout.on('data', (b: Buffer) => (stdout += b.toString()));
-  proc.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
-  return new Promise((done) => proc.once('close', (status) => done({ status, stdout, stderr })));
-}

@@ -21,29 +21,16 @@
  * The end-to-end part needs the build (`npm test` builds first); run directly without one it is
  * skipped (and says so); under `npm test` a missing build is a failure.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
 import { InvalidArgumentError } from 'commander';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect, type Database } from '../client/index.js';
-import { parseAddress } from '../env/index.js';
-import { realEnv } from '../env/real/index.js';
 import type { ConsistencyLevel } from '../model/index.js';
 import type { RingDescription } from '../ring/index.js';
-import { RpcClient } from '../wire/index.js';
 import { parseChance, parseDurationMs, parseStreamRate } from './node-command.js';
 import { formatRepairErrors, formatRepairSummary, repairProgressLine } from './repair-command.js';
 import { decommissionStep, removalStep } from './ring-admin-command.js';
-import { checkDescription, type RepairSession } from './ring-command.js';
-
-const tesseraJs = fileURLToPath(new URL('../../bin/tessera.js', import.meta.url));
-const mainJs = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url));
-const haveBuild = existsSync(mainJs);
-const underNpmTest = process.env.npm_lifecycle_event === 'test';
+import type { RepairSession } from './ring-command.js';
+import { kill, RingProcesses, skippedWithoutBuild } from './testing/ring-processes.js';
 
 // --- Pure parts -------------------------------------------------------------------------------
 
@@ -194,7 +181,6 @@ const convergeMs = 15_000;
 const convictMs = 20_000;
 /** Time for a bootstrap or a decommission with --ring-delay 1s to finish. */
 const movementMs = 20_000;
-const pollMs = 200;
 /** The end-to-end tests wait for several of the above in turn. */
 const slowTestMs = 120_000;
 const rowsBefore = 60;
@@ -202,107 +188,12 @@ const rowsWhileDown = 60;
 const rowsOverwritten = 20;
 const rowsWithNode4 = 60;
 
-interface RingProcess {
-  readonly name: string;
-  proc: ChildProcess;
-  readonly address: string;
-}
-
-const dir = mkdtempSync(join(tmpdir(), 'tessera-repair-e2e-'));
-const env = realEnv({ name: 'repair-e2e', root: dir });
-const nodes: RingProcess[] = [];
-const dbs: Database[] = [];
-let nodesErr = '';
-
-const sleep = (ms: number) => new Promise((done) => setTimeout(done, ms));
-
 /** Every node runs with expired hints (see the header), no background read repair and a 1 s ring delay. */
 const ringFlags = ['--hint-window', '1ms', '--read-repair-chance', '0', '--ring-delay', '1s'];
 
-/** Starts `tessera node --ring` (again, for a restart: same directory and address). */
-function startNode(name: string, opts: { seeds?: string; listen?: string; extra?: string[] } = {}) {
-  const args = [tesseraJs, 'node', '--ring', '--listen', opts.listen ?? '127.0.0.1:0'];
-  args.push('--name', name, '--dir', join(dir, name), '--vnodes', '16', ...ringFlags);
-  if (opts.seeds !== undefined) args.push('--seeds', opts.seeds);
-  args.push(...(opts.extra ?? []));
-  const proc = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  proc.stderr!.on('data', (b: Buffer) => (nodesErr = (nodesErr + b.toString()).slice(-8000)));
-  return new Promise<RingProcess>((resolveStart, reject) => {
-    createInterface({ input: proc.stdout! }).on('line', (line) => {
-      try {
-        const msg = JSON.parse(line) as { event?: string; address?: string; ring?: boolean };
-        if (msg.event === 'ready' && msg.ring === true && typeof msg.address === 'string') {
-          const known = nodes.find((n) => n.name === name);
-          if (known !== undefined) known.proc = proc;
-          const node = known ?? { name, proc, address: msg.address };
-          if (known === undefined) nodes.push(node);
-          resolveStart(node);
-        }
-      } catch {
-        // Not the ready line.
-      }
-    });
-    proc.once('exit', (code, signal) =>
-      reject(new Error(`${name} exited before ready (${code}, ${signal})\n${nodesErr}`)),
-    );
-  });
-}
-
-async function kill(node: RingProcess): Promise<void> {
-  if (node.proc.exitCode !== null || node.proc.signalCode !== null) return;
-  const exited = new Promise((done) => node.proc.once('exit', done));
-  node.proc.kill('SIGKILL');
-  await exited;
-}
-
-interface Run {
-  readonly status: number | null;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
-/** Runs `tessera <args>` as a child process (asynchronously: the nodes keep being read). */
-function tessera(args: readonly string[]): Promise<Run> {
-  const proc = spawn(process.execPath, [tesseraJs, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  proc.stdout.on('data', (b: Buffer) => (stdout += b.toString()));
-  proc.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
-  return new Promise((done) => proc.once('close', (status) => done({ status, stdout, stderr })));
-}
-
-async function describeNode(address: string): Promise<RingDescription> {
-  const client = await RpcClient.connect(env, parseAddress(address), { timeoutMs: 2000 });
-  try {
-    return checkDescription(await client.call('ring.describe', {}, { timeoutMs: 2000 }), address);
-  } finally {
-    await client.close();
-  }
-}
-
-/** Polls one node's ring.describe until `done` holds; the last description is in the error. */
-async function until(
-  address: string,
-  what: string,
-  ms: number,
-  done: (d: RingDescription) => boolean,
-): Promise<RingDescription> {
-  const deadline = Date.now() + ms;
-  let last: RingDescription | string = 'no answer';
-  for (;;) {
-    try {
-      const d = await describeNode(address);
-      if (done(d)) return d;
-      last = d;
-    } catch (err) {
-      last = String(err);
-    }
-    if (Date.now() > deadline) {
-      throw new Error(`timed out waiting for ${what}: ${JSON.stringify(last)}\n${nodesErr}`);
-    }
-    await sleep(pollMs);
-  }
-}
+const cluster = new RingProcesses('repair-e2e', { flags: ringFlags });
+const env = cluster.env;
+const dbs: Database[] = [];
 
 /** A client of one node only, that coordinates every request itself (no token-aware routing). */
 async function clientOf(address: string, consistency: ConsistencyLevel): Promise<Database> {
@@ -347,39 +238,28 @@ const agreed = (ids: readonly string[]) => (d: RingDescription) =>
   d.endpoints.filter((e) => e.status !== 'left').length === ids.length;
 
 describe('tessera repair and decommission, end to end (real ring nodes)', () => {
-  if (!haveBuild) {
-    const why = `${mainJs} is missing: run \`npm run build\` first (npm test does)`;
-    if (underNpmTest) it('has the built tessera command', () => expect.fail(why));
-    else {
-      console.warn(`repair-command.e2e.test.ts skipped: ${why}`);
-      it.skip(`tessera repair end to end (skipped: ${why})`, () => {});
-    }
-    return;
-  }
+  if (skippedWithoutBuild('tessera repair end to end')) return;
 
   beforeAll(async () => {
-    const first = await startNode('node1');
-    await Promise.all([
-      startNode('node2', { seeds: first.address }),
-      startNode('node3', { seeds: first.address }),
-    ]);
+    await cluster.startRing(['node1', 'node2', 'node3']);
   });
 
   afterAll(async () => {
     await Promise.all(dbs.map((db) => db.close().catch(() => undefined)));
-    await Promise.all(nodes.map(kill));
-    rmSync(dir, { recursive: true, force: true });
+    await cluster.dispose();
   });
 
-  const addressOf = (name: string) => nodes.find((n) => n.name === name)!.address;
-  const nodeOf = (name: string) => nodes.find((n) => n.name === name)!;
+  const addressOf = (name: string) => cluster.address(name);
+  /** A node that joins the running ring with --bootstrap, seeded with node1. */
+  const bootstrap = (name: string) =>
+    cluster.start(name, { seeds: [addressOf('node1')], flags: ['--bootstrap'] });
 
   it(
     'repair brings a replica that missed writes (hints expired) back in step',
     async () => {
       const three = ['node1', 'node2', 'node3'].map(addressOf);
       for (const a of three)
-        await until(a, `${a} to see three normal nodes`, convergeMs, agreed(three));
+        await cluster.waitRing(a, `${a} to see three normal nodes`, convergeMs, agreed(three));
       const db1 = await clientOf(addressOf('node1'), 'ALL');
       await db1.createTable({
         name: 'kv',
@@ -389,14 +269,18 @@ describe('tessera repair and decommission, end to end (real ring nodes)', () => 
       await writeRows(db1, 'a', rowsBefore, 'v1-');
 
       // node3 misses new rows and overwrites of old ones.
-      await kill(nodeOf('node3'));
+      await kill(cluster.node('node3'));
       await writeRows(db1, 'b', rowsWhileDown, 'w-', 'QUORUM');
       await writeRows(db1, 'a', rowsOverwritten, 'v2-', 'QUORUM');
-      await startNode('node3', { seeds: addressOf('node1'), listen: addressOf('node3') });
-      for (const a of three) await until(a, `${a} to see node3 back`, convergeMs, agreed(three));
+      await cluster.start('node3', { seeds: [addressOf('node1')], listen: addressOf('node3') });
+      for (const a of three)
+        await cluster.waitRing(a, `${a} to see node3 back`, convergeMs, agreed(three));
       // Hints for node3 were kept while it was down and are dropped, expired, once it is back.
-      await until(addressOf('node1'), 'node1 to drop its expired hints', convergeMs, (d) =>
-        (d.hints ?? []).every((h) => h.hints === 0),
+      await cluster.waitRing(
+        addressOf('node1'),
+        'node1 to drop its expired hints',
+        convergeMs,
+        (d) => (d.hints ?? []).every((h) => h.hints === 0),
       );
 
       // node3, asked alone at ONE, answers from its own replica: it lacks what it missed.
@@ -404,8 +288,14 @@ describe('tessera repair and decommission, end to end (real ring nodes)', () => 
       expect(await readRows(db3, 'b', rowsWhileDown)).toEqual(Array(rowsWhileDown).fill(undefined));
       expect(await readRows(db3, 'a', rowsOverwritten)).toEqual(expected('v1-', rowsOverwritten));
 
-      const run = await tessera(['repair', 'kv', '--connect', addressOf('node1'), '--json']);
-      expect(run.status, `${run.stderr}\n${nodesErr}`).toBe(0);
+      const run = await cluster.tessera([
+        'repair',
+        'kv',
+        '--connect',
+        addressOf('node1'),
+        '--json',
+      ]);
+      expect(run.status, `${run.stderr}\n${cluster.stderrTail()}`).toBe(0);
       const s = JSON.parse(run.stdout) as RepairSession;
       expect(s).toMatchObject({ table: 'kv', scope: 'all', state: 'done' });
       expect(s.id.startsWith(`${addressOf('node1')}#`)).toBe(true);
@@ -424,7 +314,7 @@ describe('tessera repair and decommission, end to end (real ring nodes)', () => 
       ]);
 
       // In step now: a second repair, run on node2 and printed for people, finds nothing.
-      const again = await tessera(['repair', 'kv', '--connect', addressOf('node2')]);
+      const again = await cluster.tessera(['repair', 'kv', '--connect', addressOf('node2')]);
       expect(again.status, again.stderr).toBe(0);
       const lines = again.stdout.trimEnd().split('\n');
       expect(lines[0]).toMatch(/^Repair \S+#1 of kv \(scope all\): done in \d+\.\d s$/);
@@ -432,7 +322,7 @@ describe('tessera repair and decommission, end to end (real ring nodes)', () => 
       expect(lines[4]).toMatch(/^ {2}streamed {6}0 rows, 0 B \(0 B\/s\)$/);
 
       // tessera ring shows node1's last repair.
-      const status = await tessera(['ring', '--connect', addressOf('node1')]);
+      const status = await cluster.tessera(['ring', '--connect', addressOf('node1')]);
       expect(status.status, status.stderr).toBe(0);
       expect(status.stdout).toContain(`Last repair on ${addressOf('node1')}: ${s.id} of kv`);
     },
@@ -440,16 +330,21 @@ describe('tessera repair and decommission, end to end (real ring nodes)', () => 
   );
 
   it('fails clearly: removenode of a live node, decommission of no node', async () => {
-    const live = await tessera(['removenode', addressOf('node2'), '--connect', addressOf('node1')]);
+    const live = await cluster.tessera([
+      'removenode',
+      addressOf('node2'),
+      '--connect',
+      addressOf('node1'),
+    ]);
     expect(live.status).toBe(1);
     expect(live.stdout).toBe('');
     expect(live.stderr).toMatch(/^ERROR RING_STATE: .*alive.*\n$/);
 
-    const nobody = await tessera(['decommission', '--connect', '127.0.0.1:1']);
+    const nobody = await cluster.tessera(['decommission', '--connect', '127.0.0.1:1']);
     expect(nobody.status).toBe(1);
     expect(nobody.stderr).toMatch(/^ERROR CONNECTION_REFUSED: no ring node answered \(.+\)\n$/);
 
-    const unnamed = await tessera(['decommission']);
+    const unnamed = await cluster.tessera(['decommission']);
     expect(unnamed.status).toBe(1);
     expect(unnamed.stderr).toContain("required option '--connect <address>' not specified");
   });
@@ -457,16 +352,17 @@ describe('tessera repair and decommission, end to end (real ring nodes)', () => 
   it(
     'a node added with --bootstrap can be decommissioned; its rows stay on the others',
     async () => {
-      const node4 = await startNode('node4', { seeds: addressOf('node1'), extra: ['--bootstrap'] });
+      const node4 = await bootstrap('node4');
       const four = ['node1', 'node2', 'node3', 'node4'].map(addressOf);
-      for (const a of four) await until(a, `${a} to see node4 normal`, movementMs, agreed(four));
+      for (const a of four)
+        await cluster.waitRing(a, `${a} to see node4 normal`, movementMs, agreed(four));
 
       // Rows written while node4 holds a share: each of the others misses some of them.
       const db1 = await clientOf(addressOf('node1'), 'ALL');
       await writeRows(db1, 'c', rowsWithNode4, 'n4-');
 
-      const run = await tessera(['decommission', '--connect', node4.address]);
-      expect(run.status, `${run.stderr}\n${nodesErr}`).toBe(0);
+      const run = await cluster.tessera(['decommission', '--connect', node4.address]);
+      expect(run.status, `${run.stderr}\n${cluster.stderrTail()}`).toBe(0);
       const quoted = node4.address.replace(/\./g, '\\.');
       expect(run.stdout).toMatch(
         new RegExp(
@@ -478,11 +374,11 @@ describe('tessera repair and decommission, end to end (real ring nodes)', () => 
 
       const three = ['node1', 'node2', 'node3'].map(addressOf);
       for (const a of three) {
-        await until(a, `${a} to see node4 left`, convergeMs, (d) =>
+        await cluster.waitRing(a, `${a} to see node4 left`, convergeMs, (d) =>
           d.endpoints.some((e) => e.id === node4.address && e.status === 'left'),
         );
       }
-      const status = await tessera(['ring', '--connect', addressOf('node1')]);
+      const status = await cluster.tessera(['ring', '--connect', addressOf('node1')]);
       expect(status.status, status.stderr).toBe(0);
       expect(status.stdout).toMatch(new RegExp(`^(Up|Down)\\s+Left\\s+${node4.address}\\s`, 'm'));
 
@@ -500,19 +396,25 @@ describe('tessera repair and decommission, end to end (real ring nodes)', () => 
   it(
     'removenode rebuilds the replicas of a dead node; its rows stay on the others',
     async () => {
-      const node5 = await startNode('node5', { seeds: addressOf('node1'), extra: ['--bootstrap'] });
+      const node5 = await bootstrap('node5');
       const three = ['node1', 'node2', 'node3'].map(addressOf);
       const four = [...three, node5.address];
-      for (const a of four) await until(a, `${a} to see node5 normal`, movementMs, agreed(four));
+      for (const a of four)
+        await cluster.waitRing(a, `${a} to see node5 normal`, movementMs, agreed(four));
       const db1 = await clientOf(addressOf('node1'), 'ALL');
       await writeRows(db1, 'd', rowsWithNode4, 'n5-');
 
       await kill(node5);
-      await until(addressOf('node1'), 'node1 to see node5 down', convictMs, (d) =>
+      await cluster.waitRing(addressOf('node1'), 'node1 to see node5 down', convictMs, (d) =>
         d.endpoints.some((e) => e.id === node5.address && !e.alive),
       );
-      const run = await tessera(['removenode', node5.address, '--connect', addressOf('node1')]);
-      expect(run.status, `${run.stderr}\n${nodesErr}`).toBe(0);
+      const run = await cluster.tessera([
+        'removenode',
+        node5.address,
+        '--connect',
+        addressOf('node1'),
+      ]);
+      expect(run.status, `${run.stderr}\n${cluster.stderrTail()}`).toBe(0);
       const quoted = node5.address.replace(/\./g, '\\.');
       expect(run.stdout).toMatch(
         new RegExp(
@@ -521,7 +423,7 @@ describe('tessera repair and decommission, end to end (real ring nodes)', () => 
       );
       expect(run.stderr).toContain(`removenode ${node5.address}`);
       for (const a of three) {
-        await until(a, `${a} to see node5 left`, convergeMs, (d) =>
+        await cluster.waitRing(a, `${a} to see node5 left`, convergeMs, (d) =>
           d.endpoints.some((e) => e.id === node5.address && e.status === 'left'),
         );
         const alone = await clientOf(a, 'ONE');

@@ -14,12 +14,9 @@
  * The end-to-end part needs the build (`npm test` builds first); run directly without one it is
  * skipped (and says so); under `npm test` a missing build is a failure.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RingDescription } from '../ring/index.js';
 import { isTesseraError } from '../util/errors.js';
@@ -32,11 +29,13 @@ import {
   formatSeconds,
   type RepairSession,
 } from './ring-command.js';
-
-const tesseraJs = fileURLToPath(new URL('../../bin/tessera.js', import.meta.url));
-const mainJs = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url));
-const haveBuild = existsSync(mainJs);
-const underNpmTest = process.env.npm_lifecycle_event === 'test';
+import {
+  allAlive,
+  kill,
+  pollUntil,
+  RingProcesses,
+  skippedWithoutBuild,
+} from './testing/ring-processes.js';
 
 const endpoint = (
   id: string,
@@ -290,85 +289,24 @@ const convergeMs = 15_000;
 const convictMs = 20_000;
 const pollMs = 250;
 
-interface RingProcess {
-  readonly name: string;
-  readonly proc: ChildProcess;
-  readonly address: string;
-}
-
-const dir = mkdtempSync(join(tmpdir(), 'tessera-ring-e2e-'));
-const nodes: RingProcess[] = [];
-let nodesErr = '';
-
-const sleep = (ms: number) => new Promise((done) => setTimeout(done, ms));
-
-function startNode(name: string, seeds?: string): Promise<RingProcess> {
-  const args = [tesseraJs, 'node', '--ring', '--listen', '127.0.0.1:0', '--name', name];
-  args.push('--dir', join(dir, name), '--vnodes', '16');
-  if (seeds !== undefined) args.push('--seeds', seeds);
-  const proc = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  proc.stderr!.on('data', (b: Buffer) => (nodesErr = (nodesErr + b.toString()).slice(-8000)));
-  return new Promise((resolveStart, reject) => {
-    createInterface({ input: proc.stdout! }).on('line', (line) => {
-      try {
-        const msg = JSON.parse(line) as { event?: string; address?: string; ring?: boolean };
-        if (msg.event === 'ready' && msg.ring === true && typeof msg.address === 'string') {
-          const node = { name, proc, address: msg.address };
-          nodes.push(node);
-          resolveStart(node);
-        }
-      } catch {
-        // Not the ready line.
-      }
-    });
-    proc.once('exit', (code, signal) =>
-      reject(new Error(`${name} exited before ready (${code}, ${signal})\n${nodesErr}`)),
-    );
-  });
-}
-
-interface Run {
-  readonly status: number | null;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
-/** Runs `tessera <args>` as a child process (asynchronously: the nodes keep being read). */
-function tessera(args: readonly string[], cwd?: string): Promise<Run> {
-  const proc = spawn(process.execPath, [tesseraJs, ...args], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-    ...(cwd === undefined ? {} : { cwd }),
-  });
-  let stdout = '';
-  let stderr = '';
-  proc.stdout.on('data', (b: Buffer) => (stdout += b.toString()));
-  proc.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
-  return new Promise((done) => proc.once('close', (status) => done({ status, stdout, stderr })));
-}
+const cluster = new RingProcesses('ring-e2e');
+const dir = cluster.dir;
 
 async function describeVia(address: string): Promise<RingDescription> {
-  const run = await tessera(['ring', '--json', '--connect', address]);
+  const run = await cluster.tessera(['ring', '--json', '--connect', address]);
   expect(run.status, run.stderr).toBe(0);
   return JSON.parse(run.stdout) as RingDescription;
 }
 
 /** Polls `tessera ring --json` until `done` holds; the last description is in the error. */
-async function pollRing(
+function pollRing(
   address: string,
   what: string,
   ms: number,
   done: (d: RingDescription) => boolean,
 ): Promise<RingDescription> {
-  const until = Date.now() + ms;
-  let last: RingDescription | undefined;
-  for (;;) {
-    last = await describeVia(address);
-    if (done(last)) return last;
-    if (Date.now() > until) {
-      throw new Error(`timed out waiting for ${what}: ${JSON.stringify(last)}\n${nodesErr}`);
-    }
-    await sleep(pollMs);
-  }
+  const context = () => cluster.stderrTail();
+  return pollUntil(what, () => describeVia(address), done, { timeoutMs: ms, pollMs, context });
 }
 
 /**
@@ -387,44 +325,25 @@ const ownsOf = (lines: string[][]) => lines.map((cells) => Number(cells[7]!.repl
 const sum = (xs: readonly number[]) => xs.reduce((a, b) => a + b, 0);
 
 describe('tessera ring, end to end (three real ring nodes)', () => {
-  if (!haveBuild) {
-    const why = `${mainJs} is missing: run \`npm run build\` first (npm test does)`;
-    if (underNpmTest) it('has the built tessera command', () => expect.fail(why));
-    else {
-      console.warn(`ring-command.e2e.test.ts skipped: ${why}`);
-      it.skip(`tessera ring end to end (skipped: ${why})`, () => {});
-    }
-    return;
-  }
+  if (skippedWithoutBuild('tessera ring end to end')) return;
 
   beforeAll(async () => {
-    const first = await startNode('node1');
-    await Promise.all([startNode('node2', first.address), startNode('node3', first.address)]);
+    await cluster.startRing(['node1', 'node2', 'node3']);
   });
 
-  afterAll(async () => {
-    await Promise.all(
-      nodes.map(async ({ proc }) => {
-        if (proc.exitCode !== null || proc.signalCode !== null) return;
-        const exited = new Promise((done) => proc.once('exit', done));
-        proc.kill('SIGKILL');
-        await exited;
-      }),
-    );
-    rmSync(dir, { recursive: true, force: true });
-  });
+  afterAll(() => cluster.dispose());
 
-  const addressOf = (name: string) => nodes.find((n) => n.name === name)!.address;
+  const addressOf = (name: string) => cluster.address(name);
 
   it('shows three Up/Normal endpoints whose Owns sums to 100%', async () => {
     const d = await pollRing(
       addressOf('node1'),
       'three alive Normal endpoints',
       convergeMs,
-      (r) => r.endpoints.length === 3 && r.endpoints.every((e) => e.alive && e.status === 'normal'),
+      allAlive(3),
     );
     expect(d.self).toBe(addressOf('node1'));
-    expect(d.endpoints.map((e) => e.id).sort()).toEqual(nodes.map((n) => n.address).sort());
+    expect(d.endpoints.map((e) => e.id).sort()).toEqual(cluster.nodes.map((n) => n.address).sort());
     expect(d.endpoints.every((e) => e.tokens.length === 16)).toBe(true);
 
     // node2 has the same view once converged; its table is the human form of it.
@@ -434,7 +353,7 @@ describe('tessera ring, end to end (three real ring nodes)', () => {
       convergeMs,
       (r) => r.endpoints.filter((e) => e.alive && e.status === 'normal').length === 3,
     );
-    const run = await tessera(['ring', '--connect', addressOf('node2')]);
+    const run = await cluster.tessera(['ring', '--connect', addressOf('node2')]);
     expect(run.status, run.stderr).toBe(0);
     const out = run.stdout.split('\n');
     expect(out[0]).toBe('Datacenter: dc1');
@@ -443,7 +362,7 @@ describe('tessera ring, end to end (three real ring nodes)', () => {
     expect(lines).toHaveLength(3);
     for (const cells of lines) {
       expect(cells.slice(0, 2)).toEqual(['Up', 'Normal']);
-      expect(cells[3]).toBe(nodes.find((n) => n.address === cells[2])?.name);
+      expect(cells[3]).toBe(cluster.nodes.find((n) => n.address === cells[2])?.name);
       expect(cells[6]).toBe('16');
       expect(cells[8]).toBe('rack1');
     }
@@ -453,14 +372,14 @@ describe('tessera ring, end to end (three real ring nodes)', () => {
   });
 
   it("--table shows a hashed table's effective ownership, summing to RF × 100%", async () => {
-    const create = await tessera([
+    const create = await cluster.tessera([
       'exec',
       '--connect',
       addressOf('node1'),
       "create 'kv', {NAME => 'f'}, {PLACEMENT => 'hashed', REPLICATION => 2}",
     ]);
     expect(create.status, create.stderr).toBe(0);
-    const run = await tessera(['ring', '--connect', addressOf('node1'), '--table', 'kv']);
+    const run = await cluster.tessera(['ring', '--connect', addressOf('node1'), '--table', 'kv']);
     expect(run.status, run.stderr).toBe(0);
     expect(run.stdout.split('\n')[0]).toBe(
       'Table: kv (replication factor 2; Owns is effective ownership)',
@@ -470,35 +389,39 @@ describe('tessera ring, end to end (three real ring nodes)', () => {
     expect(Math.abs(sum(owns) - 200)).toBeLessThanOrEqual(0.15);
     expect(owns.every((o) => o > 0 && o <= 100)).toBe(true);
 
-    const missing = await tessera(['ring', '--connect', addressOf('node1'), '--table', 'nope']);
+    const missing = await cluster.tessera([
+      'ring',
+      '--connect',
+      addressOf('node1'),
+      '--table',
+      'nope',
+    ]);
     expect(missing.status).toBe(1);
     expect(missing.stdout).toBe('');
     expect(missing.stderr).toMatch(/^ERROR NOT_FOUND: no hashed table 'nope'.*kv.*\n$/);
   });
 
   it('shows a SIGKILLed node as Down; skips it for the next address; fails clearly alone', async () => {
-    const victim = nodes.find((n) => n.name === 'node3')!;
-    const exited = new Promise((done) => victim.proc.once('exit', done));
-    victim.proc.kill('SIGKILL');
-    await exited;
+    const victim = cluster.node('node3');
+    await kill(victim);
     await pollRing(addressOf('node1'), 'node3 to be Down', convictMs, (r) =>
       r.endpoints.some((e) => e.id === victim.address && !e.alive),
     );
-    const run = await tessera(['ring', '--connect', addressOf('node1')]);
+    const run = await cluster.tessera(['ring', '--connect', addressOf('node1')]);
     expect(run.status, run.stderr).toBe(0);
     const lines = endpointLines(run.stdout);
     expect(lines.filter((c) => c[0] === 'Down').map((c) => c[2])).toEqual([victim.address]);
     expect(lines.filter((c) => c[0] === 'Up')).toHaveLength(2);
 
     // The dead address alone: one clear line, exit code 1.
-    const alone = await tessera(['ring', '--connect', victim.address]);
+    const alone = await cluster.tessera(['ring', '--connect', victim.address]);
     expect(alone.status).toBe(1);
     expect(alone.stdout).toBe('');
     expect(alone.stderr).toMatch(/^ERROR CONNECTION_REFUSED: no ring node answered \(.+\)\n$/);
     expect(alone.stderr).toContain(victim.address);
 
     // First reachable: the dead address is skipped for node2.
-    const next = await tessera([
+    const next = await cluster.tessera([
       'ring',
       '--json',
       '--connect',
@@ -510,12 +433,12 @@ describe('tessera ring, end to end (three real ring nodes)', () => {
     // Without --connect: the ring nodes of ./data/cluster.json, the dead one first.
     const cwd = join(dir, 'cwd');
     mkdirSync(join(cwd, 'data'), { recursive: true });
-    const cluster: ClusterFile = {
+    const clusterFile: ClusterFile = {
       version: 1,
       state: 'running',
       launcherPid: process.pid,
       dataDir: join(cwd, 'data'),
-      processes: [victim, ...nodes.filter((n) => n !== victim)].map((n, i) => ({
+      processes: [victim, ...cluster.nodes.filter((n) => n !== victim)].map((n, i) => ({
         role: 'node',
         name: n.name,
         address: n.address,
@@ -524,11 +447,11 @@ describe('tessera ring, end to end (three real ring nodes)', () => {
         ring: true,
       })),
     };
-    writeFileSync(join(cwd, 'data', 'cluster.json'), JSON.stringify(cluster));
-    const byDefault = await tessera(['ring', '--json'], cwd);
+    writeFileSync(join(cwd, 'data', 'cluster.json'), JSON.stringify(clusterFile));
+    const byDefault = await cluster.tessera(['ring', '--json'], cwd);
     expect(byDefault.status, byDefault.stderr).toBe(0);
     expect((JSON.parse(byDefault.stdout) as RingDescription).self).toBe(
-      nodes.filter((n) => n !== victim)[0]!.address,
+      cluster.nodes.filter((n) => n !== victim)[0]!.address,
     );
   });
 });

@@ -21,18 +21,16 @@
  * `npm test` builds before it runs vitest. Run directly without a build, the test is skipped
  * (and says so); run under `npm test`, a missing build is a failure.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
+import {
+  allAlive,
+  kill,
+  RingProcesses,
+  skippedWithoutBuild,
+  sleep,
+} from '../cli/testing/ring-processes.js';
 import { connect, type Database } from '../client/index.js';
-import { parseAddress } from '../env/index.js';
-import { realEnv } from '../env/real/index.js';
 import { toTesseraError } from '../util/errors.js';
-import { RpcClient } from '../wire/index.js';
 import { MerkleTree } from './merkle.js';
 import { murmur3Token } from './murmur3.js';
 import { replicasFor, type ReplicationStrategy } from './replication.js';
@@ -50,22 +48,17 @@ import {
 } from './token-ranges.js';
 import { TokenRing } from './token-ring.js';
 
-const bin = fileURLToPath(new URL('../../bin/tessera.js', import.meta.url));
-const distDir = fileURLToPath(new URL('../../dist', import.meta.url));
-const haveBuild = await realEnv({ root: distDir }).fs.exists('cli/main.js');
-const underNpmTest = process.env.npm_lifecycle_event === 'test';
-
-const root = mkdtempSync(join(tmpdir(), 'tessera-repair-kill-'));
-const procs = new Set<ChildProcess>();
-const env = realEnv({ name: 'repair-kill-test', root });
-
-afterAll(() => {
-  for (const p of procs) p.kill('SIGKILL');
-  rmSync(root, { recursive: true, force: true });
-});
-
 /** Expired hints and no background read repair: only `tessera repair` heals (see the header). */
 const ringFlags = ['--hint-window', '1ms', '--read-repair-chance', '0'];
+const cluster = new RingProcesses('repair-kill', {
+  flags: ['--memory-mb', '256', ...ringFlags],
+  connectMs: 5000,
+  callMs: 10_000,
+});
+const env = cluster.env;
+
+afterAll(() => cluster.dispose());
+
 const strategy: ReplicationStrategy = { kind: 'simple', replicationFactor: 3 };
 /** Depth of the trees the checks build: 1024 leaves per replica set, plenty for a few k rows. */
 const checkDepth = 10;
@@ -81,103 +74,8 @@ const loadMs = 6_000;
 const killAfterMs = 2_000;
 const readConcurrency = 16;
 
-let nodesErr = '';
-const sleep = (ms: number) => new Promise((done) => setTimeout(done, ms));
 const utf8 = (s: string) => new TextEncoder().encode(s);
 const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
-
-interface RingProc {
-  readonly name: string;
-  readonly address: string;
-  readonly proc: ChildProcess;
-}
-
-function startNode(name: string, listen: string, seeds: string[]): Promise<RingProc> {
-  const args = [bin, 'node', '--ring', '--name', name, '--dir', join(root, name)];
-  args.push('--listen', listen, '--vnodes', '16', '--memory-mb', '256', ...ringFlags);
-  if (seeds.length > 0) args.push('--seeds', seeds.join(','));
-  const proc = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  procs.add(proc);
-  proc.once('exit', () => procs.delete(proc));
-  proc.stderr!.on('data', (d: Buffer) => (nodesErr = (nodesErr + d.toString()).slice(-8000)));
-  return new Promise((resolve, reject) => {
-    createInterface({ input: proc.stdout! }).on('line', (line) => {
-      try {
-        const m = JSON.parse(line) as { event?: string; address?: string };
-        if (m.event === 'ready' && m.address) resolve({ name, address: m.address, proc });
-      } catch {
-        // not a JSON line
-      }
-    });
-    proc.once('exit', (code) => reject(new Error(`${name} exited (${code}): ${nodesErr}`)));
-  });
-}
-
-/** SIGKILLs the node and resolves once it is gone, so its port is free for a restart. */
-async function kill(node: RingProc): Promise<void> {
-  if (node.proc.exitCode !== null || node.proc.signalCode !== null) return;
-  const exited = new Promise((done) => node.proc.once('exit', done));
-  node.proc.kill('SIGKILL');
-  await exited;
-}
-
-interface Run {
-  readonly status: number | null;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
-/** Runs `tessera <args>` as a child process, asynchronously (the nodes' pipes keep draining). */
-function tessera(args: readonly string[]): Promise<Run> {
-  const proc = spawn(process.execPath, [bin, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-  procs.add(proc);
-  proc.once('exit', () => procs.delete(proc));
-  let stdout = '';
-  let stderr = '';
-  proc.stdout!.on('data', (b: Buffer) => (stdout += b.toString()));
-  proc.stderr!.on('data', (b: Buffer) => (stderr += b.toString()));
-  return new Promise((done) => proc.once('close', (status) => done({ status, stdout, stderr })));
-}
-
-/** One call to one node on a fresh connection. */
-async function callNode(address: string, method: string, args: unknown): Promise<unknown> {
-  const c = await RpcClient.connect(env, parseAddress(address), { timeoutMs: 5000 });
-  try {
-    return await c.call(method, args, { timeoutMs: 10_000 });
-  } finally {
-    await c.close();
-  }
-}
-
-const describeRing = async (address: string) =>
-  (await callNode(address, 'ring.describe', {})) as RingDescription;
-
-/** Polls until `ok` holds for the ring as `address` sees it. */
-async function waitRing(
-  address: string,
-  what: string,
-  ok: (d: RingDescription) => boolean,
-  timeoutMs = convergeMs,
-): Promise<RingDescription> {
-  const until = Date.now() + timeoutMs;
-  let last: RingDescription | string = 'no answer';
-  for (;;) {
-    try {
-      const d = await describeRing(address);
-      if (ok(d)) return d;
-      last = d;
-    } catch (err) {
-      last = String(err);
-    }
-    if (Date.now() > until) {
-      throw new Error(`${address}: timed out waiting for ${what}; last: ${JSON.stringify(last)}`);
-    }
-    await sleep(200);
-  }
-}
-
-const allAlive = (n: number) => (d: RingDescription) =>
-  d.endpoints.length === n && d.endpoints.every((e) => e.alive && e.status === 'normal');
 
 /** The token ring as a node describes it, rebuilt outside the nodes. */
 function ringOf(d: RingDescription): TokenRing {
@@ -194,7 +92,7 @@ function ringOf(d: RingDescription): TokenRing {
 /** The Merkle root of `replica`'s rows in the group's ranges, resolved at `nowMicros`. */
 async function rootOf(replica: string, group: ReplicaGroup, nowMicros: number): Promise<string> {
   const intervals = intervalsToWire(rangeIntervals(group.ranges));
-  const reply = (await callNode(replica, 'ring.leaves', {
+  const reply = (await cluster.call(replica, 'ring.leaves', {
     table: 'kv',
     intervals,
     groupOf: intervals.map(() => 0),
@@ -215,7 +113,7 @@ async function rowsOf(replica: string, group: ReplicaGroup): Promise<Map<string,
   let after: Uint8Array | undefined;
   for (let page = 0; ; page++) {
     expect(page, `${replica}: too many ring.rows pages`).toBeLessThan(1000);
-    const reply = (await callNode(replica, 'ring.rows', {
+    const reply = (await cluster.call(replica, 'ring.rows', {
       table: 'kv',
       intervals,
       maxBytes: 1 << 20,
@@ -278,21 +176,14 @@ async function eachLimited<T>(items: readonly T[], limit: number, work: (t: T) =
 }
 
 describe('repair after a SIGKILL in a four-node ring (real processes)', () => {
-  if (!haveBuild) {
-    const why = `${distDir}/cli/main.js is missing: run \`npm run build\` first (npm test does)`;
-    if (underNpmTest) it('has the built tessera command', () => expect.fail(why));
-    else it.skip(`repair brings a killed replica in step (skipped: ${why})`, () => {});
-    return;
-  }
+  if (skippedWithoutBuild('repair brings a killed replica in step')) return;
 
   it('repair brings a replica that missed QUORUM writes in step with the others', async () => {
-    const n1 = await startNode('n1', '127.0.0.1:0', []);
-    const others = await Promise.all(
-      ['n2', 'n3', 'n4'].map((name) => startNode(name, '127.0.0.1:0', [n1.address])),
-    );
-    const nodes = [n1, ...others];
-    const n3 = others[1]!;
-    for (const n of nodes) await waitRing(n.address, 'four normal nodes', allAlive(4));
+    const nodes = await cluster.startRing(['n1', 'n2', 'n3', 'n4']);
+    const [n1, , n3] = nodes;
+    for (const n of nodes) {
+      await cluster.waitRing(n.address, 'four normal nodes', convergeMs, allAlive(4));
+    }
 
     const db: Database = await connect(
       env,
@@ -338,25 +229,26 @@ describe('repair after a SIGKILL in a four-node ring (real processes)', () => {
       killedAt = Date.now();
       await kill(n3);
       await load;
-      expect(failed, nodesErr).toEqual([]);
+      expect(failed, cluster.stderrTail()).toEqual([]);
       expect(unknown.length).toBeLessThan(50);
       expect(ackedWhileDown.length, 'writes acknowledged while node 3 was down').toBeGreaterThan(
         50,
       );
 
       // --- Node 3 comes back on its port with its directory. --------------------------------
-      const again = await startNode('n3', n3.address, [n1.address]);
+      const again = await cluster.start('n3', { listen: n3.address, seeds: [n1.address] });
       expect(again.address).toBe(n3.address);
-      for (const n of nodes) await waitRing(n.address, 'node 3 back', allAlive(4));
+      for (const n of nodes)
+        await cluster.waitRing(n.address, 'node 3 back', convergeMs, allAlive(4));
       // The hints kept for node 3 are dropped, expired, rather than replayed: nothing heals
       // node 3 behind the repair's back, before or after it.
       for (const n of nodes) {
-        await waitRing(n.address, 'expired hints dropped', (d) =>
+        await cluster.waitRing(n.address, 'expired hints dropped', convergeMs, (d) =>
           (d.hints ?? []).every((h) => h.hints === 0),
         );
       }
 
-      const ring = ringOf(await describeRing(n1.address));
+      const ring = ringOf(await cluster.describe(n1.address));
       expect(ring.endpoints.map((e) => e.id).sort()).toEqual(nodes.map((n) => n.address).sort());
       const groups = [...groupByReplicas(replicaRanges(ring, strategy)).values()];
       const replicasOf = (key: string) => replicasFor(ring, murmur3Token(utf8(key)), strategy);
@@ -377,7 +269,7 @@ describe('repair after a SIGKILL in a four-node ring (real processes)', () => {
       expect(missingOn3.length, 'acknowledged rows node 3 missed').toBeGreaterThan(0);
 
       // --- The repair, through the real command. --------------------------------------------
-      const run = await tessera([
+      const run = await cluster.tessera([
         'repair',
         'kv',
         '--connect',
@@ -386,7 +278,7 @@ describe('repair after a SIGKILL in a four-node ring (real processes)', () => {
         '--timeout',
         '10000',
       ]);
-      expect(run.status, `${run.stdout}\n${run.stderr}\n${nodesErr}`).toBe(0);
+      expect(run.status, `${run.stdout}\n${run.stderr}\n${cluster.stderrTail()}`).toBe(0);
       const session = JSON.parse(run.stdout) as RepairSessionInfo;
       expect(session).toMatchObject({ table: 'kv', scope: 'all', state: 'done' });
       expect(session.stats.groupsDone).toBe(session.stats.groups);

@@ -11,110 +11,33 @@
  * `npm test` builds before it runs vitest. Run directly without a build, the test is skipped
  * (and says so); run under `npm test`, a missing build is a failure.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
+import {
+  allAlive,
+  RingProcesses,
+  skippedWithoutBuild,
+  sleep,
+} from '../cli/testing/ring-processes.js';
 import { connect, type Database } from '../client/index.js';
-import { parseAddress } from '../env/index.js';
-import { realEnv } from '../env/real/index.js';
 import { toTesseraError } from '../util/errors.js';
-import { RpcClient } from '../wire/index.js';
-import type { RingDescription } from './ring-protocol.js';
 
-const bin = fileURLToPath(new URL('../../bin/tessera.js', import.meta.url));
-const distDir = fileURLToPath(new URL('../../dist', import.meta.url));
-const haveBuild = await realEnv({ root: distDir }).fs.exists('cli/main.js');
-const underNpmTest = process.env.npm_lifecycle_event === 'test';
+const cluster = new RingProcesses('ring-kill', { flags: ['--memory-mb', '256'] });
 
-const root = mkdtempSync(join(tmpdir(), 'tessera-ring-kill-'));
-const procs = new Set<ChildProcess>();
-const env = realEnv({ name: 'ring-kill-test', root });
-
-afterAll(() => {
-  for (const p of procs) p.kill('SIGKILL');
-  rmSync(root, { recursive: true, force: true });
-});
-
-interface RingProc {
-  readonly name: string;
-  readonly address: string;
-  readonly proc: ChildProcess;
-}
-
-function startNode(name: string, listen: string, seeds: string[]): Promise<RingProc> {
-  const args = [bin, 'node', '--ring', '--name', name, '--dir', join(root, name)];
-  args.push('--listen', listen, '--vnodes', '16', '--memory-mb', '256');
-  if (seeds.length > 0) args.push('--seeds', seeds.join(','));
-  const proc = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  procs.add(proc);
-  proc.once('exit', () => procs.delete(proc));
-  let stderr = '';
-  proc.stderr!.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-4000)));
-  return new Promise((resolve, reject) => {
-    createInterface({ input: proc.stdout! }).on('line', (line) => {
-      try {
-        const m = JSON.parse(line) as { event?: string; address?: string };
-        if (m.event === 'ready' && m.address) resolve({ name, address: m.address, proc });
-      } catch {
-        // not a JSON line
-      }
-    });
-    proc.once('exit', (code) => reject(new Error(`${name} exited (${code}): ${stderr}`)));
-  });
-}
-
-async function describeRing(address: string): Promise<RingDescription> {
-  const c = await RpcClient.connect(env, parseAddress(address), { timeoutMs: 2000 });
-  try {
-    return (await c.call('ring.describe', {}, { timeoutMs: 2000 })) as RingDescription;
-  } finally {
-    await c.close();
-  }
-}
-
-/** Polls until `ok` holds for the ring as `address` sees it. */
-async function waitRing(
-  address: string,
-  ok: (d: RingDescription) => boolean,
-  timeoutMs: number,
-): Promise<RingDescription> {
-  const until = Date.now() + timeoutMs;
-  let last: RingDescription | undefined;
-  while (Date.now() < until) {
-    last = await describeRing(address).catch(() => undefined);
-    if (last !== undefined && ok(last)) return last;
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  throw new Error(`ring never got there; last seen: ${JSON.stringify(last?.endpoints)}`);
-}
-
-const allAlive = (n: number) => (d: RingDescription) =>
-  d.endpoints.length === n && d.endpoints.every((e) => e.alive && e.status === 'normal');
+afterAll(() => cluster.dispose());
 
 describe('a three-node ring under SIGKILL (real processes)', () => {
-  if (!haveBuild) {
-    const why = `${distDir}/cli/main.js is missing: run \`npm run build\` first (npm test does)`;
-    if (underNpmTest) it('has the built tessera command', () => expect.fail(why));
-    else it.skip(`QUORUM carries on through a SIGKILL (skipped: ${why})`, () => {});
-    return;
-  }
+  if (skippedWithoutBuild('QUORUM carries on through a SIGKILL')) return;
 
   it('carries on at QUORUM through a SIGKILL, and the node rejoins after a restart', async () => {
-    const n1 = await startNode('n1', '127.0.0.1:0', []);
-    const [n2, n3] = await Promise.all([
-      startNode('n2', '127.0.0.1:0', [n1.address]),
-      startNode('n3', '127.0.0.1:0', [n1.address]),
-    ]);
-    const nodes = [n1, n2, n3];
-    for (const n of nodes) await waitRing(n.address, allAlive(3), 20_000);
-    const before = (await describeRing(n1.address)).endpoints.find((e) => e.id === n3.address)!;
+    const nodes = await cluster.startRing(['n1', 'n2', 'n3']);
+    const [n1, n2, n3] = nodes;
+    for (const n of nodes) {
+      await cluster.waitRing(n.address, 'three normal nodes', 20_000, allAlive(3));
+    }
+    const before = (await cluster.describe(n1.address)).endpoints.find((e) => e.id === n3.address)!;
 
     const db: Database = await connect(
-      env,
+      cluster.env,
       nodes.map((n) => n.address),
       { consistency: 'QUORUM', timeoutMs: 5000 },
     );
@@ -149,7 +72,7 @@ describe('a three-node ring under SIGKILL (real processes)', () => {
       };
       const start = Date.now();
       const load = Promise.all(Array.from({ length: 4 }, () => writer(start + 4000)));
-      await new Promise((r) => setTimeout(r, 1500));
+      await sleep(1500);
       killedAt = Date.now();
       n3.proc.kill('SIGKILL');
       await load;
@@ -170,21 +93,21 @@ describe('a three-node ring under SIGKILL (real processes)', () => {
       // must see it down, whichever of them coordinates the read (before that, a coordinator
       // still tries it and answers REPLICA_TIMEOUT).
       for (const n of [n1, n2]) {
-        await waitRing(
-          n.address,
-          (d) => d.endpoints.some((e) => e.id === n3.address && !e.alive),
-          20_000,
+        await cluster.waitRing(n.address, 'n3 down', 20_000, (d) =>
+          d.endpoints.some((e) => e.id === n3.address && !e.alive),
         );
       }
       const all = await kv.get('k1', { consistency: 'ALL' }).catch((err: unknown) => err);
       expect(toTesseraError(all).code).toBe('REPLICAS_UNAVAILABLE');
 
       // Restart on the same port and directory: it rejoins with its tokens.
-      const again = await startNode('n3', n3.address, [n1.address]);
+      const again = await cluster.start('n3', { listen: n3.address, seeds: [n1.address] });
       expect(again.address).toBe(n3.address);
       // Every node must see it up before reads at ALL, whichever node coordinates them.
-      for (const n of [n2, again]) await waitRing(n.address, allAlive(3), 30_000);
-      const after = await waitRing(n1.address, allAlive(3), 30_000);
+      for (const n of [n2, again]) {
+        await cluster.waitRing(n.address, 'n3 back', 30_000, allAlive(3));
+      }
+      const after = await cluster.waitRing(n1.address, 'n3 back', 30_000, allAlive(3));
       const e3 = after.endpoints.find((e) => e.id === n3.address)!;
       expect(e3.generation).toBeGreaterThan(before.generation);
       expect(e3.tokens).toEqual(before.tokens);
