@@ -129,6 +129,36 @@ export function rowDigest(
 /** rowDigest's scratch writer: it is used synchronously, so one per process serves. */
 const digestWriter = new ByteWriter();
 
+/**
+ * The replica's rows whose token is in the intervals, in key order, from after `after`, each
+ * with its token and the index of its interval. Every `SCAN_ROWS_PER_YIELD` rows scanned it
+ * pauses (yield, and `charge` true: the limiter takes the bytes scanned since — what repair's
+ * reading counts; streamed pages are charged by whoever sends them).
+ */
+async function* rowsIn(
+  tablet: Tablet,
+  intervals: TokenIntervals,
+  after: Uint8Array | undefined,
+  pause: Pause | undefined,
+  charge: boolean,
+): AsyncGenerator<{ row: Uint8Array; entries: RawEntry[]; token: bigint; at: number }> {
+  let seen = 0;
+  let scanned = 0;
+  const from = after === undefined ? undefined : successor(after);
+  for await (const batch of tablet.rawScanBatches(undefined, from)) {
+    for (const r of batch) {
+      if (charge) scanned += rawRowBytes(r.row, r.entries);
+      if (pause !== undefined && ++seen % SCAN_ROWS_PER_YIELD === 0) {
+        await pause(scanned);
+        scanned = 0;
+      }
+      const token = murmur3Token(r.row);
+      const at = intervalOf(intervals, token);
+      if (at >= 0) yield { row: r.row, entries: r.entries, token, at };
+    }
+  }
+}
+
 export interface LeavesResult {
   /** Per group, its leaves (LeafHashes.bytes). */
   readonly leaves: Uint8Array[];
@@ -150,23 +180,11 @@ export async function buildLeaves(
   const hashes = Array.from({ length: groups }, () => new LeafHashes(depth));
   let rows = 0;
   let bytes = 0;
-  let seen = 0;
-  let scanned = 0;
-  for await (const batch of tablet.rawScanBatches()) {
-    for (const r of batch) {
-      scanned += rawRowBytes(r.row, r.entries);
-      if (pause !== undefined && ++seen % SCAN_ROWS_PER_YIELD === 0) {
-        await pause(scanned);
-        scanned = 0;
-      }
-      const token = murmur3Token(r.row);
-      const at = intervalOf(intervals, token);
-      if (at < 0) continue;
-      rows++;
-      bytes += rawRowBytes(r.row, r.entries);
-      const d = rowDigest(schema, r.row, r.entries, nowMicros);
-      if (d !== undefined) hashes[intervals.group[at]!]!.add(token, d);
-    }
+  for await (const r of rowsIn(tablet, intervals, undefined, pause, true)) {
+    rows++;
+    bytes += rawRowBytes(r.row, r.entries);
+    const d = rowDigest(schema, r.row, r.entries, nowMicros);
+    if (d !== undefined) hashes[intervals.group[r.at]!]!.add(r.token, d);
   }
   return { leaves: hashes.map((h) => h.bytes), rows, bytes };
 }
@@ -198,20 +216,11 @@ export async function readRowsPage(
 ): Promise<RowsPage> {
   const rows: RawRow[] = [];
   let bytes = 0;
-  let seen = 0;
-  const gen = tablet.rawScanBatches(undefined, after === undefined ? undefined : successor(after));
-  try {
-    for await (const batch of gen) {
-      for (const r of batch) {
-        if (pause !== undefined && ++seen % SCAN_ROWS_PER_YIELD === 0) await pause(0);
-        if (intervalOf(intervals, murmur3Token(r.row)) < 0) continue;
-        rows.push(r);
-        bytes += rawRowBytes(r.row, r.entries);
-        if (bytes >= maxBytes) return { rows, next: r.row, bytes };
-      }
-    }
-  } finally {
-    await gen.return(undefined);
+  // Returning from the loop closes the generator, and with it the store's scan.
+  for await (const r of rowsIn(tablet, intervals, after, pause, false)) {
+    rows.push({ row: r.row, entries: r.entries });
+    bytes += rawRowBytes(r.row, r.entries);
+    if (bytes >= maxBytes) return { rows, next: r.row, bytes };
   }
   return { rows, next: undefined, bytes };
 }
@@ -304,27 +313,9 @@ export async function readDigestsPage(
   pause?: Pause,
 ): Promise<DigestsPage> {
   const rows: { row: Uint8Array; digest: Uint8Array }[] = [];
-  let seen = 0;
-  let scanned = 0;
-  const gen = tablet.rawScanBatches(undefined, after === undefined ? undefined : successor(after));
-  try {
-    for await (const batch of gen) {
-      for (const r of batch) {
-        scanned += rawRowBytes(r.row, r.entries);
-        if (pause !== undefined && ++seen % SCAN_ROWS_PER_YIELD === 0) {
-          await pause(scanned);
-          scanned = 0;
-        }
-        if (intervalOf(intervals, murmur3Token(r.row)) < 0) continue;
-        rows.push({
-          row: r.row,
-          digest: rowListDigest(tablet.schema, r.row, r.entries, nowMicros),
-        });
-        if (rows.length >= maxRows) return { rows, next: r.row };
-      }
-    }
-  } finally {
-    await gen.return(undefined);
+  for await (const r of rowsIn(tablet, intervals, after, pause, true)) {
+    rows.push({ row: r.row, digest: rowListDigest(tablet.schema, r.row, r.entries, nowMicros) });
+    if (rows.length >= maxRows) return { rows, next: r.row };
   }
   return { rows, next: undefined };
 }
