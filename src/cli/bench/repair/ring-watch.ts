@@ -14,29 +14,11 @@ import type {
   RingDescription,
 } from '../../../ring/ring-protocol.js';
 import { RpcClient } from '../../../wire/index.js';
+import { checkDescription } from '../../ring-command.js';
 import type { RingProcess } from './ring-process.js';
 
 /** Time allowed to connect to a node and for one call to answer. */
 const callTimeoutMs = 5_000;
-
-/** The parts of a `ring.describe` reply used here, checked: it came off the network. */
-function checkDescription(v: unknown): RingDescription {
-  const d = v as Partial<RingDescription> | null;
-  if (
-    typeof d !== 'object' ||
-    d === null ||
-    !Array.isArray(d.endpoints) ||
-    !Array.isArray(d.tables) ||
-    !d.endpoints.every(
-      (e) =>
-        typeof e?.id === 'string' && typeof e.alive === 'boolean' && typeof e.status === 'string',
-    ) ||
-    (d.repairs !== undefined && !Array.isArray(d.repairs))
-  ) {
-    throw new Error('malformed ring.describe reply');
-  }
-  return d as RingDescription;
-}
 
 /** A connection to one ring node, made again when it was lost (the node restarted). */
 export class RingLink {
@@ -56,7 +38,10 @@ export class RingLink {
 
   async describe(): Promise<RingDescription> {
     const client = await this.connection();
-    return checkDescription(await client.call('ring.describe', {}, { timeoutMs: callTimeoutMs }));
+    return checkDescription(
+      await client.call('ring.describe', {}, { timeoutMs: callTimeoutMs }),
+      this.node.address,
+    );
   }
 
   /** Starts a repair session of `table` over every range of the ring; resolves to its id. */

@@ -16,6 +16,7 @@ import { parseAddress } from '../../../env/index.js';
 import { realEnv } from '../../../env/real/index.js';
 import type { RingDescription } from '../../../ring/ring-protocol.js';
 import { RpcClient } from '../../../wire/index.js';
+import { checkDescription } from '../../ring-command.js';
 import { startYcsbNode, type YcsbNode } from './tessera-node.js';
 
 /** Most nodes `--ring` starts: each is a Node.js process of its own on this machine. */
@@ -125,6 +126,7 @@ async function settle(
     }
     return checkDescription(
       await client.call('ring.describe', {}, { timeoutMs: describeTimeoutMs }),
+      node.address,
     );
   };
   try {
@@ -156,22 +158,6 @@ async function settle(
   } finally {
     await Promise.all([...clients.values()].map((c) => c.close().catch(() => undefined)));
   }
-}
-
-/** The parts of a `ring.describe` reply used here, checked: it came off the network. */
-function checkDescription(v: unknown): RingDescription {
-  const d = v as Partial<RingDescription> | null;
-  if (
-    typeof d !== 'object' ||
-    d === null ||
-    !Array.isArray(d.endpoints) ||
-    !Array.isArray(d.tables) ||
-    !d.endpoints.every((e) => typeof e?.id === 'string' && typeof e.alive === 'boolean') ||
-    !d.tables.every((t) => typeof t?.name === 'string')
-  ) {
-    throw new Error('malformed ring.describe reply');
-  }
-  return d as RingDescription;
 }
 
 async function stopNode(node: YcsbNode): Promise<void> {
