@@ -7,8 +7,8 @@
  * 2–4 client machines, each running `workersPerClient` workers. Every node is a real node
  * service (startNodeService with a ring, over Database.open, as `tessera node --ring` wires it).
  * The scenario waits until gossip has converged (every node sees every node alive), one client
- * creates a hashed table with RF 3 at a random node, and the scenario waits for every node to
- * agree on the schema.
+ * creates two hashed tables with RF 3 at a random node (the second holds the blind rows of
+ * check 6), and the scenario waits for every node to agree on the schema.
  *
  * Workload: each worker loops over a few rows (`ROWS`, so each row takes many writes): it puts
  * a unique value (`c2-17`), deletes the row, or reads it, at QUORUM mostly, at ONE or ALL
@@ -55,15 +55,14 @@
  *    value that is no TesseraError) and no node errors.
  * 5. Liveness: once gossip has converged after the heal, every client completes
  *    `livenessOps` QUORUM writes and as many QUORUM reads.
- *
  * 6. Replicas converge: once the clients have stopped, every hint is delivered within
  *    `healTimeoutMs`, and one anti-entropy repair (`ring.repair`, every range, at a random
  *    node) finishes complete; then every replica of every row holds identical data — the same
  *    cells, versions and timestamps, read from each node's own store — and the replicas of
- *    each replica set have equal Merkle roots over their shared ranges. Part of the workload
- *    writes "blind" rows that nobody reads before this point, so read repair cannot have
- *    healed them: only hints and the repair can. The final reads (check 2) come after it.
- *
+ *    each replica set have equal Merkle roots over their shared ranges, in both tables. Part of
+ *    the workload writes "blind" rows, in their own table, that nobody reads before this
+ *    point, so read repair cannot have healed them: only hints and the repair can. The final
+ *    reads (check 2) come after it.
  *
  * The scenario found restarted nodes coordinating on a ring of themselves alone, before gossip
  * had told them of their peers: at ONE they acknowledged writes stored on no replica of the
@@ -100,6 +99,9 @@ import type { Scenario, ScenarioContext, ScenarioResult } from '../scenario.js';
 
 const RING_PORT = 7100;
 const TABLE = 'kv';
+/** The blind rows' table: check 6 covers every table, so there are two. */
+const BLIND_TABLE = 'blind';
+const tableOf = (row: string): string => (BLIND_ROWS.includes(row) ? BLIND_TABLE : TABLE);
 const FAMILY = 'f';
 const COLUMN = 'f:v';
 const ROWS = ['r0', 'r1', 'r2', 'r3', 'r4', 'r5', 'r6', 'r7'] as const;
@@ -546,57 +548,64 @@ async function runRingScenario(
       fail('a node is down at the convergence check');
       return repaired;
     }
-    const contents = new Map<string, Map<string, string>>();
-    for (const [name, node] of running) {
-      const tablet = node.ring!.replicaTablet(TABLE);
-      const lookup = familyOptionsLookup(tablet.schema);
-      const rows = new Map<string, string>();
-      const gen = tablet.rawScanBatches();
-      for (;;) {
-        const step = await world.settle(gen.next());
-        if (step.done === true) break;
-        for (const r of step.value) {
-          const cells = resolveRawEntries(r.row, r.entries, { now: 0 }, lookup);
-          if (cells.length === 0) continue;
-          rows.set(
-            toHex(r.row),
-            cells.map((c) => `${toHex(c.qualifier)}@${c.timestamp}=${toHex(c.value)}`).join(','),
-          );
-        }
-      }
-      contents.set(`${name}:${RING_PORT}`, rows);
-    }
     const someRing = running.get(nodeNames[0]!)!.ring!;
     const strategy = { kind: 'simple', replicationFactor } as const;
     const ringNow = someRing.membership.ring;
-    let differing = 0;
-    for (const row of [...ROWS, ...BLIND_ROWS]) {
-      const key = toHex(utf8(row));
-      const replicas = replicasFor(ringNow, murmur3Token(utf8(row)), strategy);
-      const seen = replicas.map((id) => `${id}=${contents.get(id)?.get(key) ?? '(none)'}`);
-      if (new Set(seen.map((v) => v.slice(v.indexOf('=')))).size > 1) {
-        differing++;
-        fail(`replicas of ${row} differ after the repair: ${seen.join(' | ')}`);
-      }
-    }
-    // Merkle roots per replica set, over the ranges the set shares.
     let sets = 0;
-    for (const group of groupByReplicas(replicaRanges(ringNow, strategy)).values()) {
-      sets++;
-      const iv = tokenIntervals(rangeIntervals(group.ranges));
-      const roots = new Set<string>();
-      for (const id of group.replicas) {
-        const tablet = running.get(id.split(':')[0]!)!.ring!.replicaTablet(TABLE);
-        const leaves = await world.settle(
-          buildLeaves(tablet, tablet.schema, iv, 1, checkTreeDepth, 0),
-        );
-        roots.add(toHex(MerkleTree.fromLeaves(checkTreeDepth, leaves.leaves[0]!).root));
+    for (const [table, tableRows] of [
+      [TABLE, ROWS],
+      [BLIND_TABLE, BLIND_ROWS],
+    ] as const) {
+      const contents = new Map<string, Map<string, string>>();
+      for (const [name, node] of running) {
+        const tablet = node.ring!.replicaTablet(table);
+        const lookup = familyOptionsLookup(tablet.schema);
+        const rows = new Map<string, string>();
+        const gen = tablet.rawScanBatches();
+        for (;;) {
+          const step = await world.settle(gen.next());
+          if (step.done === true) break;
+          for (const r of step.value) {
+            const cells = resolveRawEntries(r.row, r.entries, { now: 0 }, lookup);
+            if (cells.length === 0) continue;
+            rows.set(
+              toHex(r.row),
+              cells.map((c) => `${toHex(c.qualifier)}@${c.timestamp}=${toHex(c.value)}`).join(','),
+            );
+          }
+        }
+        contents.set(`${name}:${RING_PORT}`, rows);
       }
-      if (roots.size > 1 && differing === 0) {
-        fail(`replicas ${group.replicas.join(',')} have different Merkle roots after the repair`);
+      let differing = 0;
+      for (const row of tableRows) {
+        const key = toHex(utf8(row));
+        const replicas = replicasFor(ringNow, murmur3Token(utf8(row)), strategy);
+        const seen = replicas.map((id) => `${id}=${contents.get(id)?.get(key) ?? '(none)'}`);
+        if (new Set(seen.map((v) => v.slice(v.indexOf('=')))).size > 1) {
+          differing++;
+          fail(`replicas of ${row} differ after the repair: ${seen.join(' | ')}`);
+        }
+      }
+      // Merkle roots per replica set, over the ranges the set shares.
+      for (const group of groupByReplicas(replicaRanges(ringNow, strategy)).values()) {
+        sets++;
+        const iv = tokenIntervals(rangeIntervals(group.ranges));
+        const roots = new Set<string>();
+        for (const id of group.replicas) {
+          const tablet = running.get(id.split(':')[0]!)!.ring!.replicaTablet(table);
+          const leaves = await world.settle(
+            buildLeaves(tablet, tablet.schema, iv, 1, checkTreeDepth, 0),
+          );
+          roots.add(toHex(MerkleTree.fromLeaves(checkTreeDepth, leaves.leaves[0]!).root));
+        }
+        if (roots.size > 1 && differing === 0) {
+          fail(
+            `replicas ${group.replicas.join(',')} of ${table} have different Merkle roots after the repair`,
+          );
+        }
       }
     }
-    return `${held} hints held at the stop; ${repaired}; ${sets} replica sets identical`;
+    return `${held} hints held at the stop; ${repaired}; ${sets} replica sets of 2 tables identical`;
   };
 
   const counts = { puts: 0, deletes: 0, gets: 0, ok: 0, fail: 0, info: 0 };
@@ -685,7 +694,7 @@ async function runRingScenario(
     row: string,
     level: ConsistencyLevel,
   ): Promise<{ timestamp?: number; read: string | null }> => {
-    const r = await db.table(TABLE).get(row, { consistency: level, columns: [COLUMN] });
+    const r = await db.table(tableOf(row)).get(row, { consistency: level, columns: [COLUMN] });
     const cell = r?.cells[0];
     if (r === undefined || cell === undefined) return { read: null };
     return { timestamp: cell.timestamp, read: r.text(COLUMN) ?? null };
@@ -721,13 +730,13 @@ async function runRingScenario(
         const value = nextValue();
         const sent = bugs.writesAtOne === true ? 'ONE' : level;
         const ok = await call({ ...base, kind: 'put', value }, () =>
-          db.table(TABLE).put(row, { [COLUMN]: value }, { consistency: sent }),
+          db.table(tableOf(row)).put(row, { [COLUMN]: value }, { consistency: sent }),
         );
         if (ok && liveness) livenessDone.get(client)!.puts++;
       } else if (dice < 0.55) {
         const sent = bugs.writesAtOne === true ? 'ONE' : level;
         await call({ ...base, kind: 'delete' }, () =>
-          db.table(TABLE).delete(row, { consistency: sent }),
+          db.table(tableOf(row)).delete(row, { consistency: sent }),
         );
       } else {
         const sent = bugs.readsAtOne === true ? 'ONE' : level;
@@ -751,19 +760,22 @@ async function runRingScenario(
         const dbs = await connectAll(env, tokenAware);
         if (index === 0) {
           const db = dbs.get(crng.pick(nodeNames))!;
-          while (!tableCreated) {
-            try {
-              await db.createTable({
-                name: TABLE,
-                families: [{ name: FAMILY }],
-                placement: { hashed: { replicationFactor } },
-              });
-              tableCreated = true;
-            } catch (err) {
-              if (isTesseraError(err, 'ALREADY_EXISTS')) tableCreated = true;
-              else await env.timers.sleep(50);
+          for (const name of [TABLE, BLIND_TABLE]) {
+            for (;;) {
+              try {
+                await db.createTable({
+                  name,
+                  families: [{ name: FAMILY }],
+                  placement: { hashed: { replicationFactor } },
+                });
+                break;
+              } catch (err) {
+                if (isTesseraError(err, 'ALREADY_EXISTS')) break;
+                await env.timers.sleep(50);
+              }
             }
           }
+          tableCreated = true;
         }
         let seq = 0;
         const nextValue = (): string => `${client}-${++seq}`;
