@@ -27,7 +27,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Command, InvalidArgumentError } from 'commander';
 import { connect, type Database, type Table } from '../../client/index.js';
 import { realEnv } from '../../env/real/index.js';
-import type { RingDescription } from '../../ring/ring-protocol.js';
+import type { RingDescription } from '../../ring/index.js';
 import { parseChance, parseDurationMs, parseStreamRate } from '../node-command.js';
 import { loadGeneratorFlagsInPlace, rerunWithLoadGeneratorFlags } from './load-generator-flags.js';
 import {

@@ -5,7 +5,7 @@
  * the first node sees it normal, with what its progress text says it streamed.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { RepairSessionInfo } from '../../../ring/ring-protocol.js';
+import type { RepairSessionInfo } from '../../../ring/index.js';
 import type { RingProcess } from './ring-process.js';
 import { endpointIn, RingLink } from './ring-watch.js';
 

@@ -8,11 +8,7 @@ import { tmpdir } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseAddress } from '../../../env/index.js';
 import { realEnv } from '../../../env/real/index.js';
-import type {
-  DescribedEndpoint,
-  RepairSessionInfo,
-  RingDescription,
-} from '../../../ring/ring-protocol.js';
+import type { DescribedEndpoint, RepairSessionInfo, RingDescription } from '../../../ring/index.js';
 import { RpcClient } from '../../../wire/index.js';
 import { checkDescription } from '../../ring-command.js';
 import type { RingProcess } from './ring-process.js';

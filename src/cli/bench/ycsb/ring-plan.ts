@@ -10,8 +10,7 @@
  */
 import { parseConsistency, type ConsistencyLevel } from '../../../model/index.js';
 import { replicationFactorMax } from '../../../model/schema.js';
-import { requirementFor } from '../../../ring/consistency.js';
-import { DATACENTER_DEFAULT } from '../../../ring/ring-node.js';
+import { DATACENTER_DEFAULT, requirementFor } from '../../../ring/index.js';
 import { invalidArgument } from '../../../util/errors.js';
 import { RING_NODES_MAX } from './tessera-ring.js';
 import { WORKLOADS, type WorkloadName } from './workloads.js';

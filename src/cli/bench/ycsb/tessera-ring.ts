@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseAddress } from '../../../env/index.js';
 import { realEnv } from '../../../env/real/index.js';
-import type { RingDescription } from '../../../ring/ring-protocol.js';
+import type { RingDescription } from '../../../ring/index.js';
 import { RpcClient } from '../../../wire/index.js';
 import { checkDescription } from '../../ring-command.js';
 import { startYcsbNode, type YcsbNode } from './tessera-node.js';
