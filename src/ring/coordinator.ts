@@ -61,6 +61,8 @@ import type { TokenRing } from './token-ring.js';
 /** Cassandra's write_request_timeout and read_request_timeout: 2 s and 5 s. */
 export const WRITE_TIMEOUT_MS_DEFAULT = 2000;
 export const READ_TIMEOUT_MS_DEFAULT = 5000;
+/** Cassandra's max_hint_window: 3 hours. */
+export const HINT_WINDOW_MS_DEFAULT = 3 * 60 * 60 * 1000;
 /** Cassandra's old (dclocal_)read_repair_chance default. */
 export const READ_REPAIR_CHANCE_DEFAULT = 0.1;
 
@@ -102,11 +104,19 @@ export interface CoordinatorOptions {
   readonly readTimeoutMs?: number;
   /** Chance in [0, 1] that a read below every replica repairs the row in the background. */
   readonly readRepairChance?: number;
+  /**
+   * No hints are written for a replica silent longer than this (Cassandra's max_hint_window):
+   * they would expire before it could take them, and a node gone for good would fill the disk
+   * with them. Default 3 h.
+   */
+  readonly hintWindowMs?: number;
 }
 
 /** What the coordinator did to heal replicas, for metrics and tests. */
 export interface CoordinatorStats {
   hintsStored: number;
+  /** Hints not written: their replica had been silent longer than the hint window. */
+  hintsSkipped: number;
   hintsHandedOff: number;
   readRepairs: number;
   backgroundReadRepairs: number;
@@ -174,8 +184,10 @@ export class Coordinator {
   private readonly writeTimeoutMs: number;
   private readonly readTimeoutMs: number;
   private readonly readRepairChance: number;
+  private readonly hintWindowMs: number;
   readonly stats: CoordinatorStats = {
     hintsStored: 0,
+    hintsSkipped: 0,
     hintsHandedOff: 0,
     readRepairs: 0,
     backgroundReadRepairs: 0,
@@ -192,6 +204,7 @@ export class Coordinator {
     this.writeTimeoutMs = options.writeTimeoutMs ?? WRITE_TIMEOUT_MS_DEFAULT;
     this.readTimeoutMs = options.readTimeoutMs ?? READ_TIMEOUT_MS_DEFAULT;
     this.readRepairChance = options.readRepairChance ?? READ_REPAIR_CHANCE_DEFAULT;
+    this.hintWindowMs = options.hintWindowMs ?? HINT_WINDOW_MS_DEFAULT;
   }
 
   /** The row's replicas in preference order (live or not). */
@@ -282,6 +295,11 @@ export class Coordinator {
 
   /** Stores a hint for `target` here; a hint that cannot be stored is counted, not thrown. */
   private hintLocally(target: string, table: string, mutation: Mutation): void {
+    const silent = this.membership.silentFor(target, this.env.clock.monoMicros());
+    if (silent > this.hintWindowMs * 1000) {
+      this.stats.hintsSkipped++;
+      return;
+    }
     this.transport.hint(target, table, mutation).then(
       (stored) => {
         if (stored) this.stats.hintsStored++;

@@ -169,6 +169,38 @@ describe('ring healing', () => {
     await world.settle(client.close());
   });
 
+  it('writes no hints for a replica silent longer than the hint window', async () => {
+    const ring = await ringOf(27, ['n1', 'n2', 'n3'], { hintWindowMs: 10_000 });
+    const { world, client } = ring;
+    await world.settle(client.createTable(kvSpec()));
+    const kv = client.table('kv');
+    world.crash('n3');
+    await world.runFor(4_000);
+    await world.settle(kv.put('early', { 'f:a': 'x' }, { consistency: 'QUORUM' }));
+    await world.runFor(500); // hints are stored after the write is acknowledged
+    const held = () =>
+      ['n1', 'n2'].reduce(
+        (n, m) =>
+          n +
+          ring
+            .ring(m)
+            .hints.stats()
+            .reduce((k, s) => k + s.hints, 0),
+        0,
+      );
+    expect(held()).toBe(1);
+    await world.runFor(10_000);
+    await world.settle(kv.put('late', { 'f:a': 'x' }, { consistency: 'QUORUM' }));
+    await world.runFor(500);
+    expect(held()).toBe(1);
+    const skipped = ['n1', 'n2'].reduce(
+      (n, m) => n + ring.ring(m).coordinator.stats.hintsSkipped,
+      0,
+    );
+    expect(skipped).toBe(1);
+    await world.settle(client.close());
+  });
+
   it('counts hints held by other nodes only for a table with a sloppy quorum', async () => {
     const names = ['n1', 'n2', 'n3', 'n4', 'n5'];
     const ring = await ringOf(22, names);

@@ -236,6 +236,15 @@ export class Membership {
     return this.gossiper.appState(id, STATE_DATACENTER)?.value ?? '';
   }
 
+  /**
+   * How long (µs) nothing has been heard of a peer. 0 for one not heard since this node
+   * started (a peer from peers.json): how long it has been silent is not known here.
+   */
+  silentFor(id: string, nowMicros: number): number {
+    const last = id === this.self ? undefined : this.detectors.get(id)?.lastHeartbeat;
+    return last === undefined ? 0 : Math.max(0, nowMicros - last);
+  }
+
   phi(id: string, nowMicros: number): number {
     return id === this.self ? 0 : (this.detectors.get(id)?.phi(nowMicros) ?? 0);
   }

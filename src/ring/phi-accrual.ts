@@ -119,6 +119,11 @@ export class PhiAccrualDetector {
   }
 
   /** How many intervals are recorded (at most windowSamplesMax). */
+  /** When the last heartbeat arrived (µs), undefined before the first. */
+  get lastHeartbeat(): number | undefined {
+    return this.lastHeartbeatMicros;
+  }
+
   get samples(): number {
     return this.count;
   }

@@ -307,7 +307,10 @@ export class RingNode implements ReplicaTransport, RangeTransport {
       ...(options.phiThreshold === undefined ? {} : { phi: { threshold: options.phiThreshold } }),
     });
     this.membership.setSchema(schema.digest);
-    this.coordinator = new Coordinator(env, this.membership, this, options.coordinator);
+    this.coordinator = new Coordinator(env, this.membership, this, {
+      ...(options.hintWindowMs === undefined ? {} : { hintWindowMs: options.hintWindowMs }),
+      ...options.coordinator,
+    });
   }
 
   /** Loads (or, the first time, creates) the node's state and starts gossiping. */
