@@ -1300,6 +1300,7 @@ export class RingNode implements ReplicaTransport, RangeTransport {
       })),
       hints: this.hints.stats(),
       coordinator: { ...this.coordinator.stats },
+      ...(this.lastMovement === undefined ? {} : { movement: { ...this.lastMovement } }),
     };
   }
 

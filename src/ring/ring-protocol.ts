@@ -177,6 +177,13 @@ export interface RingDescription {
   readonly hints?: readonly HintStats[];
   /** What the answering node's coordinator did to heal replicas. */
   readonly coordinator?: CoordinatorStats;
+  /** The answering node's last finished range movement (bootstrap, decommission, removenode). */
+  readonly movement?: {
+    readonly kind: string;
+    readonly streams: number;
+    readonly rows: number;
+    readonly bytes: number;
+  };
 }
 
 /** Streamed rows, flat: row key, raw entries (entriesToWire), per row. */

@@ -86,7 +86,7 @@ export interface BootstrapMeasure {
   readonly secondsBeforeStreaming?: number;
   /** From the first progress line that counted streams to the node seeing itself normal. */
   readonly streamingSeconds?: number;
-  /** From the last progress line seen (MiB, one decimal, as the node prints it). */
+  /** What the node reports it streamed once normal (else the last progress line seen), MiB. */
   readonly mibStreamed?: number;
   readonly streamsDone?: number;
   readonly streams?: number;
@@ -147,6 +147,18 @@ export async function bootstrapFinished(
       const seen = endpointIn(await first.describe(), node.address);
       if (seen?.status === 'normal' && seen.alive) {
         const end = performance.now();
+        // The node's own count of what it streamed, exact where the progress text was a look.
+        const moved = (await self.describe().catch(() => undefined))?.movement;
+        const streamed =
+          moved !== undefined && moved.kind === 'bootstrap'
+            ? { streamsDone: moved.streams, streams: moved.streams, mibStreamed: moved.bytes / mib }
+            : last === undefined
+              ? {}
+              : {
+                  streamsDone: Number(last[1]),
+                  streams: Number(last[2]),
+                  mibStreamed: Number(last[3]),
+                };
         return {
           seconds: (end - started) / 1000,
           ...(streamingFrom === undefined
@@ -155,13 +167,7 @@ export async function bootstrapFinished(
                 secondsBeforeStreaming: (streamingFrom - started) / 1000,
                 streamingSeconds: ((selfNormalAt ?? end) - streamingFrom) / 1000,
               }),
-          ...(last === undefined
-            ? {}
-            : {
-                streamsDone: Number(last[1]),
-                streams: Number(last[2]),
-                mibStreamed: Number(last[3]),
-              }),
+          ...streamed,
           ...(seen.load > 0 ? { mibStored: seen.load / mib } : {}),
         };
       }
