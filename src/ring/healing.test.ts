@@ -18,6 +18,8 @@ import { MerkleTree } from './merkle.js';
 import { murmur3Token } from './murmur3.js';
 import { buildLeaves, tokenIntervals } from './range-data.js';
 import { replicasFor } from './replication.js';
+import { rangeChanges } from './token-ranges.js';
+import { TokenRing } from './token-ring.js';
 import type { RingNode, RingNodeOptions } from './ring-node.js';
 import { TOKEN_MAX, TOKEN_MIN } from './murmur3.js';
 
@@ -407,6 +409,84 @@ describe('ring healing', () => {
     expect(world.nodeErrors.map((e) => [e.node, (e.error as { code?: string }).code])).toEqual([
       ['n4', 'RING_STATE'],
     ]);
+    await world.settle(client.close());
+  });
+
+  it('a decommissioned node hands its hints over; a gaining node that is down fails it', async () => {
+    const names = ['n1', 'n2', 'n3', 'n4', 'n5', 'n6'];
+    const ring = await ringOf(28, names, { vnodes: 2 });
+    const { world, client } = ring;
+    await world.settle(
+      client.createTable({ ...kvSpec(), placement: { hashed: { replicationFactor: 2 } } }),
+    );
+    // A node that gains nothing when n6 leaves: n6 may hold hints for it while it is down.
+    const n6 = ring.ring('n6');
+    const before = n6.membership.ring;
+    const after = TokenRing.of(before.endpoints.filter((e) => e.id !== idOf('n6')));
+    const strategy = { kind: 'simple', replicationFactor: 2 } as const;
+    const gaining = new Set(rangeChanges(before, after, strategy).flatMap((c) => c.gained));
+    const down = names.find((n) => n !== 'n6' && !gaining.has(idOf(n)))!;
+    expect(down).toBeDefined();
+    world.crash(down);
+    expect(
+      await world.runUntil(() => !n6.membership.isAlive(idOf(down), ring.now('n6')), {
+        timeoutMs: 30_000,
+      }),
+    ).toBe(true);
+    // Writes coordinated by n6 to rows `down` replicates: n6 keeps their hints.
+    const via6 = await world.settle(
+      connect(world.node('client').env, [idOf('n6')], { tokenAware: false, timeoutMs: 10_000 }),
+    );
+    const schema = n6.schema.schemaOf('kv')!;
+    const rows: string[] = [];
+    for (let i = 0; rows.length < 5; i++) {
+      if (n6.coordinator.replicasOf(schema, utf8(`h${i}`)).includes(idOf(down))) rows.push(`h${i}`);
+    }
+    for (const row of rows) {
+      await world.settle(via6.table('kv').put(row, { 'f:a': row }, { consistency: 'ONE' }));
+    }
+    await world.runFor(500);
+    expect(n6.hints.stats().find((h) => h.target === idOf(down))?.hints).toBe(5);
+    n6.decommission();
+    expect(await world.runUntil(() => n6.membership.status === 'left', { timeoutMs: 60_000 })).toBe(
+      true,
+    );
+    expect(n6.hints.targets()).toEqual([]);
+    // The hints went to a live node, which delivers them once `down` is back.
+    world.restart(down);
+    const live = names.filter((n) => n !== 'n6');
+    await ring.waitAllSee(live);
+    expect(
+      await world.runUntil(() => live.every((n) => ring.ring(n).hints.targets().length === 0), {
+        timeoutMs: 30_000,
+      }),
+    ).toBe(true);
+    const held = await ring.contents(down, 'kv');
+    for (const row of rows) expect(held.has(toHex(utf8(row)))).toBe(true);
+
+    // A node that would gain ranges is down: the decommission fails and the node stays.
+    const n5 = ring.ring('n5');
+    const now5 = n5.membership.ring;
+    const without5 = TokenRing.of(now5.endpoints.filter((e) => e.id !== idOf('n5')));
+    const gainer = rangeChanges(now5, without5, strategy)
+      .flatMap((c) => c.gained)[0]!
+      .split(':')[0]!;
+    world.crash(gainer);
+    expect(
+      await world.runUntil(() => !n5.membership.isAlive(idOf(gainer), ring.now('n5')), {
+        timeoutMs: 30_000,
+      }),
+    ).toBe(true);
+    n5.decommission();
+    expect(n5.membership.status).toBe('leaving');
+    expect(
+      await world.runUntil(() => n5.membership.status !== 'leaving', { timeoutMs: 120_000 }),
+    ).toBe(true);
+    expect(n5.membership.status).toBe('normal');
+    expect(n5.describe().endpoints.find((e) => e.id === idOf('n5'))?.progress).toMatch(
+      /^decommission failed: /,
+    );
+    await world.settle(via6.close());
     await world.settle(client.close());
   });
 

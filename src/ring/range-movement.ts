@@ -125,12 +125,13 @@ export function bootstrapPlan(host: MovementHost, self: string): MovementPlan {
   };
 }
 
-/** Decommission: `self` leaves; it hands each range it loses to the replicas that gain it. */
-export function decommissionPlan(host: MovementHost, self: string): MovementPlan {
-  return (c) =>
-    c.lost.includes(self)
-      ? { sources: [self], targets: c.gained.filter((id) => host.isAlive(id)) }
-      : undefined;
+/**
+ * Decommission: `self` leaves; it hands each range it loses to the replicas that gain it —
+ * all of them: a gaining node that is down fails the decommission (the node stays, back to
+ * normal) rather than leave that range one copy short.
+ */
+export function decommissionPlan(self: string): MovementPlan {
+  return (c) => (c.lost.includes(self) ? { sources: [self], targets: c.gained } : undefined);
 }
 
 /** Removenode: `dead` is gone; its ranges' new replicas stream from every survivor. */

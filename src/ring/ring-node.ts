@@ -1178,9 +1178,11 @@ export class RingNode implements ReplicaTransport, RangeTransport {
           'decommission',
           this.membership.ring,
           this.membership.pendingRing,
-          decommissionPlan(host, this.id),
+          decommissionPlan(this.id),
         );
         this.lastMovement = { kind: 'decommission', ...stats };
+        host.progress('decommission: handing over hints');
+        await this.handOverHints();
         this.file = { ...this.file, decommissioned: true };
         await saveNodeFile(this.env, this.options.dir, this.file);
         this.membership.setStatus('left');
@@ -1192,6 +1194,34 @@ export class RingNode implements ReplicaTransport, RangeTransport {
         this.movement = undefined;
       }
     })();
+  }
+
+  /**
+   * Before a decommissioned node leaves, the hints it holds go on: to their target when it is
+   * up, else to another live node (as `ring.hint`, which keeps them durably). Hints still held
+   * afterwards (no live node took them) are lost with the node; repair heals what they carried.
+   */
+  private async handOverHints(): Promise<void> {
+    const windowMicros =
+      this.options.hintWindowMs === undefined
+        ? HINT_WINDOW_MICROS_DEFAULT
+        : this.options.hintWindowMs * 1000;
+    for (const target of this.hints.targets()) {
+      const now = this.env.clock.monoMicros();
+      const up = this.membership.isAlive(target, now);
+      const holder = this.membership
+        .livePeers(now)
+        .find((id) => id !== target && this.membership.statusOf(id) === 'normal');
+      if (!up && holder === undefined) continue;
+      // Waits for any replay of the target under way, then delivers or hands over the rest.
+      await this.hints
+        .replay(target, this.env.clock.nowMicros(), windowMicros, (table, m) =>
+          up
+            ? this.write(target, table, m, this.writeTimeoutMs)
+            : this.handOff(holder!, target, table, m, this.writeTimeoutMs),
+        )
+        .catch(() => undefined); // what was not delivered stays here, lost with the node
+    }
   }
 
   /** Removes a dead node: rebuilds its replicas from the survivors, then marks it left. */
