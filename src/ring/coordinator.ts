@@ -5,10 +5,14 @@
  * Writes. The coordinator stamps every cell of the mutation with one timestamp (its
  * TimestampOracle: wall clock, strictly increasing on this node), so that every replica
  * stores identical cells and replicas reconcile by timestamp alone: last write wins, deletes
- * win ties. It sends the mutation to every live replica of the row — and to the nodes that
- * are about to become replicas (the pending ring: a joining node streaming its ranges, the new
- * owners of a leaving node's), which do not count — and answers once `required` of them
- * acknowledged. When fewer live replicas than required remain, the write fails at once with
+ * win ties. It sends the mutation to every live replica of the row and answers once `required`
+ * of them acknowledged. While the ring changes, coordinators do not all see the change at once,
+ * and a coordinator that has not seen it reads from the replicas of the ring before it. So a
+ * write must then meet its level on every replica set in play: the pending ring's (a node
+ * joining or leaving: the replicas it will have) and, for a ring delay after this coordinator
+ * saw a change, the previous ring's (the replicas others may still read from). A read at R
+ * from either view then meets a write at W with R + W > RF (a joint quorum, as in Raft's joint
+ * consensus; Cassandra counts pending replicas alike). When fewer live replicas than required remain, the write fails at once with
  * REPLICAS_UNAVAILABLE and nothing is sent. When the level is not met within the timeout, or
  * too many replicas failed for it still to be met, it fails with REPLICA_TIMEOUT: the write may
  * have reached some replicas, and it may yet become visible (as in Cassandra).
@@ -283,14 +287,54 @@ export class Coordinator {
     );
   }
 
-  /** Live nodes about to replicate the row that do not yet (see header): written, not counted. */
-  private pendingTargets(schema: TableSchema, row: Uint8Array, plan: Plan): string[] {
-    const pending = this.membership.pendingRing;
-    if (pending === this.membership.ring) return [];
+  /**
+   * The row's other replica sets while the ring changes (see header): the pending ring's (a
+   * node joining or leaving) and, for a ring delay after a change, the previous ring's, each
+   * with what the level requires of it. Empty when the ring is steady.
+   */
+  private transitionSets(
+    schema: TableSchema,
+    row: Uint8Array,
+    plan: Plan,
+    level: ConsistencyLevel,
+    what: () => string,
+  ): { readonly replicas: readonly string[]; readonly tracker: QuorumTracker }[] {
     const now = this.env.clock.monoMicros();
-    return replicasFor(pending, murmur3Token(row), strategyOf(schema)).filter(
-      (id) => !plan.replicas.includes(id) && this.membership.isAlive(id, now),
-    );
+    const rings = [this.membership.pendingRing, this.membership.previousRing(now)];
+    const strategy = strategyOf(schema);
+    const token = murmur3Token(row);
+    const out: { replicas: readonly string[]; tracker: QuorumTracker }[] = [];
+    const seen = [[...plan.replicas].sort().join(',')];
+    for (const ring of rings) {
+      if (ring === undefined || ring === this.membership.ring || ring.size === 0) continue;
+      const replicas = replicasFor(ring, token, strategy);
+      const key = [...replicas].sort().join(',');
+      if (seen.includes(key)) continue;
+      seen.push(key);
+      const requirement = requirementFor(level, strategy, this.membership.local.datacenter);
+      const infos = replicas.map((id) => ({
+        id,
+        datacenter: this.membership.datacenterOf(id),
+        alive: this.membership.isAlive(id, now),
+      }));
+      const counting = countingReplicas(infos, requirement);
+      // A ring smaller than the replication factor (one still forming) has fewer replicas.
+      const required = Math.min(requirement.required, counting.length);
+      if (required === 0) continue;
+      const countingAlive = counting.filter((r) => r.alive).map((r) => r.id);
+      if (countingAlive.length < required) {
+        const down = counting.filter((r) => !r.alive).map((r) => r.id);
+        throw unavailableError(
+          `${what()} (its replicas while the ring changes)`,
+          level,
+          required,
+          countingAlive,
+          down,
+        );
+      }
+      out.push({ replicas, tracker: new QuorumTracker(required, new Set(countingAlive)) });
+    }
+    return out;
   }
 
   /** Stores a hint for `target` here; a hint that cannot be stored is counted, not thrown. */
@@ -329,26 +373,52 @@ export class Coordinator {
       );
     const counting = new Set([...plan.counting, ...standIns.keys()]);
     const tracker = new QuorumTracker(plan.required, counting);
+    // While the ring changes the level must be met on every replica set in play (see header).
+    const others = this.transitionSets(schema, mutation.row, plan, level, what);
+    const trackers = [tracker, ...others.map((o) => o.tracker)];
     await new Promise<void>((resolve, reject) => {
       let settled = false;
+      // The first tracker that is not met says why the write failed.
+      const unmet = () => trackers.find((t) => t.verdict !== 'met') ?? tracker;
       const timer = this.env.timers.after(this.writeTimeoutMs, () => {
         if (settled) return;
         settled = true;
-        reject(tracker.timeoutError(what(), level, this.writeTimeoutMs));
+        reject(unmet().timeoutError(what(), level, this.writeTimeoutMs));
       });
-      const settle = (verdict: string) => {
-        if (settled || verdict === 'pending') return;
-        settled = true;
-        timer.cancel();
-        if (verdict === 'met') resolve();
-        else reject(tracker.timeoutError(what(), level, undefined));
+      const settle = () => {
+        if (settled) return;
+        const verdicts = trackers.map((t) => t.verdict);
+        if (verdicts.includes('impossible')) {
+          settled = true;
+          timer.cancel();
+          reject(trackers[verdicts.indexOf('impossible')]!.timeoutError(what(), level, undefined));
+        } else if (verdicts.every((v) => v === 'met')) {
+          settled = true;
+          timer.cancel();
+          resolve();
+        }
       };
-      for (const id of plan.alive) {
+      const acked = (id: string) => {
+        for (const t of trackers) t.success(id);
+        settle();
+      };
+      const failed = (id: string, code: string) => {
+        for (const t of trackers) t.failure(id, code);
+        settle();
+      };
+      const targets = new Set(plan.alive);
+      const now = this.env.clock.monoMicros();
+      for (const o of others) {
+        for (const id of o.replicas) {
+          if (this.membership.isAlive(id, now)) targets.add(id);
+        }
+      }
+      for (const id of targets) {
         this.transport.write(id, table, stamped, this.writeTimeoutMs).then(
-          () => settle(tracker.success(id)),
+          () => acked(id),
           (err: unknown) => {
             this.hintLocally(id, table, stamped);
-            settle(tracker.failure(id, toTesseraError(err).code));
+            failed(id, toTesseraError(err).code);
           },
         );
       }
@@ -362,18 +432,15 @@ export class Coordinator {
         this.transport.handOff(holder, id, table, stamped, this.writeTimeoutMs).then(
           () => {
             this.stats.hintsHandedOff++;
-            settle(tracker.success(id));
+            tracker.success(id);
+            settle();
           },
           (err: unknown) => {
             this.hintLocally(id, table, stamped);
-            settle(tracker.failure(id, toTesseraError(err).code));
+            tracker.failure(id, toTesseraError(err).code);
+            settle();
           },
         );
-      }
-      for (const id of this.pendingTargets(schema, mutation.row, plan)) {
-        this.transport
-          .write(id, table, stamped, this.writeTimeoutMs)
-          .catch(() => this.hintLocally(id, table, stamped));
       }
     });
     return { timestamp };

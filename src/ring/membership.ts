@@ -81,6 +81,8 @@ export interface MembershipOptions {
   readonly random: Random;
   readonly status?: EndpointStatus;
   readonly phi?: PhiAccrualOptions;
+  /** How long after a ring change writes also honour the ring before it (previousRing). */
+  readonly transitionMicros?: number;
 }
 
 export class Membership {
@@ -91,6 +93,11 @@ export class Membership {
   private ringNow: TokenRing;
   /** The ring once joining and leaving endpoints are done; ringNow itself when none are. */
   private pendingNow: TokenRing;
+  /** The ring before the last change, and until when (µs) writes still honour it. */
+  private previous: TokenRing | undefined;
+  private previousUntil = 0;
+  /** The latest time this membership was told (ticks and messages), for rebuildRing. */
+  private lastNowMicros = 0;
   /** The ring-relevant state of each endpoint the ring was built from. */
   private ringSignature = '';
   private readonly knownPeers: ReadonlyMap<string, KnownPeer>;
@@ -138,6 +145,7 @@ export class Membership {
   }
 
   private absorb(step: GossipStep, nowMicros: number): readonly Outgoing[] {
+    this.lastNowMicros = Math.max(this.lastNowMicros, nowMicros);
     for (const id of step.restarted) this.detectors.get(id)?.reset();
     for (const id of step.heard) {
       if (id === this.self) continue;
@@ -280,6 +288,18 @@ export class Membership {
     return this.pendingNow;
   }
 
+  /**
+   * The ring before its last change while that change is recent (`transitionMicros`, the
+   * ring delay): other coordinators may not know of the change yet and still read from the
+   * replicas it replaced, so writes must reach those too (see coordinator.ts). Undefined
+   * otherwise.
+   */
+  previousRing(nowMicros: number): TokenRing | undefined {
+    return this.previous !== undefined && nowMicros < this.previousUntil
+      ? this.previous
+      : undefined;
+  }
+
   /** Every endpoint gossip knows, sorted by id. */
   endpoints(nowMicros: number): EndpointInfo[] {
     const out: EndpointInfo[] = [];
@@ -372,7 +392,12 @@ export class Membership {
       pending.push(placement);
     }
     this.ringSignature = signature;
+    const before = this.ringNow;
     this.ringNow = TokenRing.of(current);
+    if (before.size > 0 && (this.options.transitionMicros ?? 0) > 0) {
+      this.previous = before;
+      this.previousUntil = this.lastNowMicros + this.options.transitionMicros!;
+    }
     this.pendingNow = moving ? TokenRing.of(pending) : this.ringNow;
   }
 }

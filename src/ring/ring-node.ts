@@ -303,6 +303,7 @@ export class RingNode implements ReplicaTransport, RangeTransport {
       seeds: options.seeds,
       knownPeers,
       status: file.bootstrapped ? 'normal' : 'joining',
+      transitionMicros: (options.ringDelayMs ?? RING_DELAY_MS_DEFAULT) * 1000,
       random: env.random.fork(),
       ...(options.phiThreshold === undefined ? {} : { phi: { threshold: options.phiThreshold } }),
     });
