@@ -20,6 +20,9 @@
  * REPLICA_TIMEOUT, a lost connection, a client deadline) — the timestamp an acknowledged write
  * reports, and the value and cell timestamp a read returns (or none).
  *
+ * Hints: half of the seeds keep hints for 1 s only (`hintWindowMs`), so a replica down or cut
+ * off for longer gets none and check 6's repair has the work to do.
+ *
  * Clocks: half of the seeds run exact clocks (no skew, no drift, no clock faults); the other
  * half start every clock within ±O (O = 1–500 ms per seed) with ±100 ppm drift, and jump clocks
  * within ±O during the safety phase. Coordinators stamp writes from their wall clocks, so under
@@ -63,6 +66,12 @@
  *    the workload writes "blind" rows, in their own table, that nobody reads before this
  *    point, so read repair cannot have healed them: only hints and the repair can. The final
  *    reads (check 2) come after it.
+ * 7. Growth: in 40% of the seeds one more node starts with `bootstrap` during the safety phase
+ *    (it is never a fault's victim, but the faults go on around it). As soon as a first node
+ *    sees it normal, every write acknowledged at QUORUM or ALL that completed before it
+ *    started must be held by a quorum of its row's new replicas (read from their stores; a
+ *    replica that is down counts as holding it), and the checks above then cover the larger
+ *    ring.
  *
  * The scenario found restarted nodes coordinating on a ring of themselves alone, before gossip
  * had told them of their peers: at ONE they acknowledged writes stored on no replica of the
@@ -72,7 +81,8 @@
  * Planted bugs (`makeRingScenario(bugs)`) prove the checks can fail: `writesAtOne` is a client
  * that writes at ONE but records QUORUM; `readsAtOne` one that reads at ONE but records QUORUM
  * (check 1); `noHealing` runs nodes whose hints all expire, skips the repair and turns read
- * repair off (check 6).
+ * repair off (check 6); `joinWithoutStreaming` starts the joiner without `bootstrap`, serving
+ * its ranges empty at once (check 7).
  */
 import { startNodeService, type RunningNode } from '../../api/index.js';
 import { connect, type Database as ClientDatabase } from '../../client/index.js';
@@ -105,6 +115,8 @@ const tableOf = (row: string): string => (BLIND_ROWS.includes(row) ? BLIND_TABLE
 const FAMILY = 'f';
 const COLUMN = 'f:v';
 const ROWS = ['r0', 'r1', 'r2', 'r3', 'r4', 'r5', 'r6', 'r7'] as const;
+/** Share of seeds in which a node bootstraps into the ring during the safety phase. */
+const joinShare = 0.4;
 /** Rows only written (put or deleted) until the convergence check: see check 6. */
 const BLIND_ROWS = Array.from({ length: 24 }, (_, i) => `b${i}`);
 /** Share of workload operations that write a blind row. */
@@ -168,6 +180,8 @@ export interface RingScenarioBugs {
   readonly writesAtOne?: boolean;
   readonly readsAtOne?: boolean;
   readonly noHealing?: boolean;
+  /** The joiner takes random tokens and serves at once, streaming nothing (no --bootstrap). */
+  readonly joinWithoutStreaming?: boolean;
 }
 
 export function makeRingScenario(bugs: RingScenarioBugs = {}): Scenario {
@@ -396,6 +410,17 @@ async function runRingScenario(
   const offsetMaxMs = exactClocks ? 0 : rng.between(1, clockOffsetMsMax);
   const callTimeoutMs = rng.between(callTimeoutMsMin, callTimeoutMsMax);
   const nodeNames = Array.from({ length: nodeCount }, (_, i) => `n${i + 1}`);
+  // In some seeds one more node bootstraps into the ring during the safety phase (check 7).
+  // Half the seeds keep hints for 1 s only, so replicas down longer are left for the repair.
+  const shortHints = rng.chance(0.5);
+  const joinerName = `n${nodeCount + 1}`;
+  const joins = rng.chance(joinShare);
+  let joined = false;
+  /** When the joiner was started (virtual µs), and whether check 7 ran. */
+  let joinStartedMicros = 0;
+  let joinChecked = false;
+  /** The ring's nodes: the first ones, and the joiner once it was started. */
+  const ringNames = (): string[] => (joined ? [...nodeNames, joinerName] : nodeNames);
   const clientNames = Array.from({ length: clientCount }, (_, i) => `c${i + 1}`);
   const seeds = nodeNames.slice(0, 2).map((name) => `${name}:${RING_PORT}`);
   const violations: string[] = [];
@@ -413,13 +438,14 @@ async function runRingScenario(
   const setup =
     `${nodeCount} nodes (${vnodes} vnodes), ${clientCount} clients, ` +
     (exactClocks ? 'exact clocks' : `skew ±${offsetMaxMs}ms`) +
-    `, call timeout ${callTimeoutMs}ms`;
+    `, call timeout ${callTimeoutMs}ms` +
+    (shortHints ? ', hints kept 1 s' : '');
   log(setup);
   world.trace(`ring: ${setup}`);
 
   // ---- ring nodes ----
   const views = new Map<string, NodeView>();
-  for (const name of nodeNames) {
+  const startRingNode = (name: string, bootstrap: boolean): void => {
     const c = clock();
     world
       .addNode(name, { clockOffsetMicros: c.offsetMicros, clockDriftPpm: c.driftPpm })
@@ -436,6 +462,8 @@ async function runRingScenario(
             dir: '/ring',
             seeds,
             vnodes,
+            bootstrap,
+            ...(shortHints ? { hintWindowMs: 1000 } : {}),
             ...(bugs.noHealing === true
               ? { hintWindowMs: 1, coordinator: { readRepairChance: 0 } }
               : {}),
@@ -445,11 +473,12 @@ async function runRingScenario(
           throw err;
         });
       });
-  }
+  };
+  for (const name of nodeNames) startRingNode(name, false);
   /** The running node service of each ring node that is up (its current incarnation). */
   const live = (): Map<string, RunningNode> => {
     const out = new Map<string, RunningNode>();
-    for (const name of nodeNames) {
+    for (const name of ringNames()) {
       const v = views.get(name);
       const sim = world.node(name);
       if (v?.running !== undefined && sim.alive && sim.incarnation === v.incarnation) {
@@ -463,17 +492,19 @@ async function runRingScenario(
     const running = live();
     const seen = new Map<string, EndpointInfo[]>();
     const self = new Map<string, EndpointInfo>();
+    const names = ringNames();
+    const count = names.length;
     // Cheap tests first: this runs before every event while the scenario waits.
-    for (const name of nodeNames) {
+    for (const name of names) {
       const ring = running.get(name)?.ring;
       if (ring === undefined) return `${name} is not running`;
       const m = ring.membership;
-      if (m.ring.endpoints.length !== nodeCount) return `${name} has a partial ring`;
+      if (m.ring.endpoints.length !== count) return `${name} has a partial ring`;
       const now = ring.env.clock.monoMicros();
       const down = m.ring.endpoints.find((e) => !m.isAlive(e.id, now));
       if (down !== undefined) return `${name} sees ${down.id} down`;
     }
-    for (const name of nodeNames) {
+    for (const name of names) {
       const ring = running.get(name)!.ring!;
       const endpoints = ring.membership.endpoints(ring.env.clock.monoMicros());
       seen.set(name, endpoints);
@@ -484,7 +515,7 @@ async function runRingScenario(
     const schemas = new Set([...self.values()].map((e) => e.schema));
     if (schemas.size !== 1) return `schema digests differ: ${[...schemas].join(' ')}`;
     for (const [name, endpoints] of seen) {
-      if (endpoints.length !== nodeCount) {
+      if (endpoints.length !== count) {
         return `${name} knows ${endpoints.map((e) => e.id).join(',')}`;
       }
       for (const e of endpoints) {
@@ -544,7 +575,7 @@ async function runRingScenario(
     }
     // Every replica of every row, read from the node's own store.
     const running = live();
-    if (running.size !== nodeCount) {
+    if (running.size !== ringNames().length) {
       fail('a node is down at the convergence check');
       return repaired;
     }
@@ -606,6 +637,65 @@ async function runRingScenario(
       }
     }
     return `${held} hints held at the stop; ${repaired}; ${sets} replica sets of 2 tables identical`;
+  };
+
+  /**
+   * Check 7, once the joiner serves as normal: every write acknowledged at QUORUM or ALL that
+   * completed before it started is held by a quorum of its row's new replicas — the joiner
+   * took the copy of the replica it replaced (or the union of the old ones). Stores are read
+   * directly; a replica that is down counts as holding it (its disk cannot be read here).
+   */
+  const checkJoin = async (): Promise<void> => {
+    const running = live();
+    const joiner = running.get(joinerName)?.ring;
+    if (joinChecked || joiner === undefined || joiner.membership.status !== 'normal') return;
+    // The new ring as a first node sees it once the joiner is normal there.
+    const witness = nodeNames
+      .map((n) => running.get(n)?.ring)
+      .find((r) => r?.membership.ring.endpoints.some((e) => e.id === joiner.id));
+    if (witness === undefined) return;
+    joinChecked = true;
+    const ringNow = witness.membership.ring;
+    const strategy = { kind: 'simple', replicationFactor } as const;
+    for (const row of [...ROWS, ...BLIND_ROWS]) {
+      let newest: RingOp | undefined;
+      for (const op of ops) {
+        if (
+          op.row === row &&
+          op.kind !== 'get' &&
+          op.outcome === 'ok' &&
+          (op.level === 'QUORUM' || op.level === 'ALL') &&
+          op.completedMicros! < joinStartedMicros &&
+          op.timestamp !== undefined &&
+          (newest === undefined || op.timestamp > newest.timestamp!)
+        ) {
+          newest = op;
+        }
+      }
+      if (newest === undefined) continue;
+      let holders = 0;
+      for (const id of replicasFor(ringNow, murmur3Token(utf8(row)), strategy)) {
+        const node = running.get(id.split(':')[0]!)?.ring;
+        if (node === undefined) {
+          holders++;
+          continue;
+        }
+        let entries: readonly { readonly timestamp: number }[] = [];
+        try {
+          entries = await world.settle(node.replicaTablet(tableOf(row)).rawRow(utf8(row)));
+        } catch (err) {
+          // A node that does not know the table yet holds none of its rows.
+          if (!isTesseraError(err, 'NOT_FOUND')) throw err;
+        }
+        if (entries.some((e) => e.timestamp >= newest.timestamp!)) holders++;
+      }
+      if (holders < 2) {
+        fail(
+          `after ${joinerName} joined, ${formatOp(newest)} is held by ${holders} of the row's ` +
+            'new replicas',
+        );
+      }
+    }
   };
 
   const counts = { puts: 0, deletes: 0, gets: 0, ok: 0, fail: 0, info: 0 };
@@ -865,8 +955,15 @@ async function runRingScenario(
   };
   setNetwork();
   const safetyEnd = world.nowMs() + safetyPhaseMs;
+  const joinAtMs = joins ? world.nowMs() + rng.between(0, safetyPhaseMs / 2) : Infinity;
   while (world.nowMs() < safetyEnd) {
     const t = world.nowMs();
+    if (!joined && t >= joinAtMs) {
+      joined = true;
+      joinStartedMicros = world.nowMicros();
+      startRingNode(joinerName, bugs.joinWithoutStreaming !== true);
+      log(`t=${t} ${joinerName} starts and bootstraps`);
+    }
     const roll = rng.int(10);
     if (roll < 5 && impaired === undefined) {
       const victim = rng.pick(nodeNames);
@@ -886,7 +983,7 @@ async function runRingScenario(
         faults.ringCuts++;
         world.partition(
           [victim],
-          nodeNames.filter((n) => n !== victim),
+          ringNames().filter((n) => n !== victim),
         );
         restoreAfter(victim, rng.between(isolationMsMin, isolationMsMax));
         log(`t=${t} cut ${victim} from the ring`);
@@ -900,6 +997,7 @@ async function runRingScenario(
       log(`t=${t} network faults changed`);
     }
     await world.runFor(rng.between(nemesisStepMsMin, nemesisStepMsMax));
+    if (joined) await checkJoin();
   }
 
   // ---- liveness phase ----
@@ -907,7 +1005,7 @@ async function runRingScenario(
   restore?.cancel();
   world.heal();
   world.setNetworkFaults({ lossRate: 0, resetRate: 0, meanDelayMs: 1, maxDelayMs: 5 });
-  for (const n of nodeNames) if (!world.node(n).alive) world.restart(n);
+  for (const n of ringNames()) if (!world.node(n).alive) world.restart(n);
   const healedMs = world.nowMs();
   const reconverged = await world.runUntil(() => unconverged() === undefined, {
     timeoutMs: convergeTimeoutMs,
@@ -916,6 +1014,10 @@ async function runRingScenario(
     fail(`gossip did not converge within ${convergeTimeoutMs}ms of the heal: ${unconverged()}`);
   }
   const reconvergeMs = world.nowMs() - healedMs;
+  if (joined) {
+    await checkJoin();
+    if (!joinChecked) fail(`${joinerName} was not serving as normal after the heal`);
+  }
   livenessOn = true;
   const progressed = await world.runUntil(
     () =>
@@ -981,7 +1083,9 @@ async function runRingScenario(
       `${counts.deletes} deletes, ${counts.gets} gets): ${counts.ok} ok, ${counts.fail} failed, ` +
       `${counts.info} indeterminate; ${f.crashes} crashes, ${f.isolations} isolations, ` +
       `${f.ringCuts} ring cuts, ${f.clocks} clock changes, ${f.networks} network changes; ` +
-      `reconverged in ${Math.round(reconvergeMs)}ms; ${healing}; ` +
+      `reconverged in ${Math.round(reconvergeMs)}ms; ` +
+      (joined ? `${joinerName} bootstrapped; ` : '') +
+      `${healing}; ` +
       `errors ` +
       `${[...errorCodes].map(([k, v]) => `${k}=${v}`).join(' ') || 'none'}`,
   );
