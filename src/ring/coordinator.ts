@@ -300,7 +300,11 @@ export class Coordinator {
     what: () => string,
   ): { readonly replicas: readonly string[]; readonly tracker: QuorumTracker }[] {
     const now = this.env.clock.monoMicros();
-    const rings = [this.membership.pendingRing, this.membership.previousRing(now)];
+    const pending = this.membership.pendingRing;
+    const previous = this.membership.previousRing(now);
+    // The steady ring, nearly always: nothing more to compute per write.
+    if (pending === this.membership.ring && previous === undefined) return [];
+    const rings = [pending, previous];
     const strategy = strategyOf(schema);
     const token = murmur3Token(row);
     const out: { replicas: readonly string[]; tracker: QuorumTracker }[] = [];
