@@ -98,6 +98,8 @@ export class Membership {
   private previousUntil = 0;
   /** The latest time this membership was told (ticks and messages), for rebuildRing. */
   private lastNowMicros = 0;
+  /** Each gossiped endpoint's status at the last ring build, to tell movements apart. */
+  private statuses = new Map<string, string>();
   /** The ring-relevant state of each endpoint the ring was built from. */
   private ringSignature = '';
   private readonly knownPeers: ReadonlyMap<string, KnownPeer>;
@@ -350,9 +352,16 @@ export class Membership {
     }[] = [];
     const parts: string[] = [];
     const gossiped = new Set<string>();
+    // Whether an endpoint this node knew moved between states that place rows differently:
+    // a range movement (joining → normal, normal → leaving → left), not a discovery.
+    let moved = false;
+    const statuses = new Map<string, string>();
     for (const id of this.gossiper.endpoints()) {
       gossiped.add(id);
       const status = this.gossiper.appState(id, STATE_STATUS)?.value ?? '';
+      statuses.set(id, status);
+      const before = this.statuses.get(id);
+      if (before !== undefined && before !== '' && before !== status) moved = true;
       if (status !== 'normal' && status !== 'leaving' && status !== 'joining') continue;
       const tokensText = this.gossiper.appState(id, STATE_TOKENS)?.value ?? '';
       const datacenter = this.gossiper.appState(id, STATE_DATACENTER)?.value ?? '';
@@ -392,9 +401,12 @@ export class Membership {
       pending.push(placement);
     }
     this.ringSignature = signature;
+    this.statuses = statuses;
     const before = this.ringNow;
     this.ringNow = TokenRing.of(current);
-    if (before.size > 0 && (this.options.transitionMicros ?? 0) > 0) {
+    // Only a movement leaves coordinators reading from replicas the ring no longer has; nodes
+    // found as the ring forms, or a restart's peers heard again, move no rows.
+    if (moved && before.size > 0 && (this.options.transitionMicros ?? 0) > 0) {
       this.previous = before;
       this.previousUntil = this.lastNowMicros + this.options.transitionMicros!;
     }
