@@ -124,8 +124,9 @@ describe('ring scenario checkers', () => {
   }, 120_000);
 
   it('catch a node that joins without streaming its ranges', async () => {
-    // Caught in 4 of the 16 seeds of 1–40 that add a node, the first at 7.
-    const caught = await firstCaught(makeRingScenario({ joinWithoutStreaming: true }), 20);
+    // Caught in 3 of the 23 seeds of 1–60 that add a node, the first at 30: read repair and
+    // hints often fill the empty joiner before a first node sees it normal.
+    const caught = await firstCaught(makeRingScenario({ joinWithoutStreaming: true }), 40);
     expect(caught?.violations).toMatch(
       /^after n\d joined, .* is held by [01] of the row's new replicas$/m,
     );
