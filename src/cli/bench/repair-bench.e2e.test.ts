@@ -6,24 +6,11 @@
  * work. Skipped without a build: the command runs bin/tessera.js, which runs dist/.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-
-const tesseraJs = fileURLToPath(new URL('../../../bin/tessera.js', import.meta.url));
-const built = existsSync(fileURLToPath(new URL('../../../dist/cli/main.js', import.meta.url)));
-
-/** Whether a process with this id is still there (signal 0 checks without signalling). */
-function running(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
+import { haveBuild, processRunning, tesseraJs } from '../testing/ring-processes.js';
 
 interface Repair {
   state: string;
@@ -42,7 +29,7 @@ interface Foreground {
   latency: { all: { count: number; p99Ms: number } };
 }
 
-describe.skipIf(!built)('tessera bench repair', () => {
+describe.skipIf(!haveBuild)('tessera bench repair', () => {
   it('diverges a 3-node ring, repairs it alone and under load, bootstraps a 4th node, and leaves nothing behind', () => {
     const tmp = mkdtempSync(join(tmpdir(), 'tessera-repair-e2e-'));
     try {
@@ -90,7 +77,7 @@ describe.skipIf(!built)('tessera bench repair', () => {
       }
       expect(report.bootstrap.seconds).toBeGreaterThan(0);
       expect(report.pids).toHaveLength(6); // 4 nodes, node 3 started 3 times
-      for (const pid of report.pids) expect(running(pid)).toBe(false);
+      for (const pid of report.pids) expect(processRunning(pid)).toBe(false);
       expect(readdirSync(tmp)).toEqual([]);
     } finally {
       rmSync(tmp, { recursive: true, force: true });

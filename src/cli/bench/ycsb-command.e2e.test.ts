@@ -8,11 +8,9 @@ import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { processRunning, tesseraJs } from '../testing/ring-processes.js';
 import { LOAD_GENERATOR_V8_FLAGS } from './load-generator-flags.js';
-
-const tesseraJs = fileURLToPath(new URL('../../../bin/tessera.js', import.meta.url));
 
 function bench(args: readonly string[], env: NodeJS.ProcessEnv = process.env) {
   return spawnSync(process.execPath, [tesseraJs, 'bench', 'ycsb', ...args], {
@@ -20,16 +18,6 @@ function bench(args: readonly string[], env: NodeJS.ProcessEnv = process.env) {
     timeout: 60_000,
     env,
   });
-}
-
-/** Whether a process with this id is still there (signal 0 checks without signalling). */
-function running(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 interface PhaseReport {
@@ -140,7 +128,7 @@ describe('tessera bench ycsb', () => {
       expect(ratios.p99['all']).toBeCloseTo(
         ring3!.run.latency.all!.p99Us / ring1!.run.latency.all!.p99Us,
       );
-      for (const pid of [...ring3!.pids!, ...ring1!.pids!]) expect(running(pid)).toBe(false);
+      for (const pid of [...ring3!.pids!, ...ring1!.pids!]) expect(processRunning(pid)).toBe(false);
       expect(readdirSync(tmp)).toEqual([]);
     } finally {
       rmSync(tmp, { recursive: true, force: true });

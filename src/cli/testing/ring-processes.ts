@@ -33,6 +33,16 @@ export const underNpmTest = process.env.npm_lifecycle_event === 'test';
 /** Characters of the nodes' stderr kept (their last ones) to explain a failure. */
 const stderrTailMax = 8000;
 
+/** Whether a process with this id is still there (signal 0 checks without signalling). */
+export function processRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
 export const sleep = (ms: number) => new Promise((done) => setTimeout(done, ms));
 
 /**
